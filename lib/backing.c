@@ -1,0 +1,134 @@
+/*
+ * backing.c - the backing chain below an image: opening it and reading it.
+ *
+ * The backing format comes from the header and is never probed on open
+ * (probing a raw file lets a guest choose how its disk is parsed).  A raw
+ * backing is a plain file; an add-cow backing is a whole image opened
+ * through image_open, so chains nest to any depth up to
+ * ADDCOW_MAX_CHAIN_DEPTH, and the set of (device, inode) pairs already in
+ * the chain catches loops, including a backing that is the image itself.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checked.h"
+#include "internal.h"
+#include "le.h"
+
+static int
+open_raw (struct addcow *img, struct chain_seen *seen)
+{
+  bool writer = img->flags & ADDCOW_OPEN_BACKING_WRITE;
+  struct acfile *f = &img->backing_raw;
+  unsigned i;
+  int r;
+
+  r = file_open (f, img->backing_path, writer, img->filename,
+                 "backing file");
+  if (r < 0)
+    return r;
+  if (file_same (f, &img->image))
+    return set_error (EINVAL, "%s: backing file '%s' is the image file "
+                      "itself", img->filename, f->path);
+  for (i = 0; i < seen->n; i++)
+    if (seen->dev[i] == f->dev && seen->ino[i] == f->ino)
+      return set_error (ELOOP, "%s: backing file '%s' is already part of "
+                        "this image's chain (a loop)", img->filename,
+                        f->path);
+  if (!(img->flags & ADDCOW_OPEN_FORCE_SHARE)
+      && (r = file_lock (f, writer, img->filename)) < 0)
+    return r;
+  img->backing_kind = BACKING_RAW;
+  img->backing_size = f->size;
+  return 0;
+}
+
+static int
+open_addcow (struct addcow *img, struct chain_seen *seen)
+{
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+  int r;
+
+  if (seen->depth + 1 >= ADDCOW_MAX_CHAIN_DEPTH)
+    return set_error (ELOOP, "%s: backing chain is deeper than %d layers",
+                      img->filename, ADDCOW_MAX_CHAIN_DEPTH);
+  opts.flags = img->flags & ADDCOW_OPEN_FORCE_SHARE;
+  if (img->flags & ADDCOW_OPEN_BACKING_WRITE)
+    opts.flags |= ADDCOW_OPEN_WRITE;
+  opts.io = &img->io;
+  seen->depth++;
+  r = image_open (img->backing_path, &opts, seen, NULL, &img->backing_img);
+  seen->depth--;
+  if (r < 0)
+    return r;
+  img->backing_kind = BACKING_ADDCOW;
+  img->backing_size = img->backing_img->virtual_size;
+  return 0;
+}
+
+int
+backing_open (struct addcow *img, struct chain_seen *seen)
+{
+  const char *fmt = img->hdr.backing_fmt;
+  int r;
+
+  if (strcmp (fmt, "raw") == 0)
+    r = open_raw (img, seen);
+  else if (strcmp (fmt, "add-cow") == 0)
+    r = open_addcow (img, seen);
+  else
+    return set_error (ENOTSUP, "%s: unsupported backing format '%s'",
+                      img->filename, fmt);
+  if (r < 0)
+    backing_close (img);
+  return r;
+}
+
+void
+backing_close (struct addcow *img)
+{
+  file_close (&img->backing_raw);
+  addcow_close (img->backing_img);
+  img->backing_img = NULL;
+  img->backing_kind = BACKING_NONE;
+}
+
+int
+backing_read (struct addcow *img, void *buf, size_t count, uint64_t offset)
+{
+  size_t in = 0;
+  int r = 0;
+
+  if (img->backing_error)
+    return set_error (EIO, "%s", img->backing_error);
+  if (offset < img->backing_size)
+    in = (size_t) min_u64 (count, img->backing_size - offset);
+  if (in && img->backing_kind == BACKING_RAW) {
+    r = io_read (&img->io, img->backing_raw.fd, buf, in, offset);
+    if (r < 0)
+      return set_error (-r, "%s: could not read backing file '%s': %s",
+                        img->filename, img->backing_raw.path, strerror (-r));
+  }
+  else if (in && img->backing_kind == BACKING_ADDCOW)
+    r = addcow_pread (img->backing_img, buf, in, offset);
+  if (r == 0)
+    memset ((uint8_t *) buf + in, 0, count - in);
+  return r;
+}
+
+const char *
+backing_probe (const char *path)
+{
+  struct acfile f;
+  uint8_t magic[4] = { 0 };
+  struct addcow_io io;
+
+  io_init (&io, NULL);
+  if (file_open (&f, path, false, path, NULL) < 0)
+    return "raw";
+  if (io_read (&io, f.fd, magic, sizeof magic, 0) < 0)
+    memset (magic, 0, sizeof magic);
+  file_close (&f);
+  return memcmp (magic, ADDCOW_MAGIC, 4) == 0 ? "add-cow" : "raw";
+}

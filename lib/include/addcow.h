@@ -1,0 +1,318 @@
+/*
+ * addcow.h - the public API of libaddcow, a library for add-cow disk images.
+ *
+ * An add-cow image is a small metadata file (header + one bit per cluster)
+ * beside a plain raw image file and an optional read-only backing file.
+ * See addcow(5) for the format and libaddcow(3) for this API.
+ *
+ * Conventions:
+ *  - Functions that can fail return 0 (or a count) on success and a negative
+ *    errno value on failure; addcow_get_error() then returns a message that
+ *    names the file and what is wrong ("vm.add-cow: image_name_size 0 ...").
+ *    The message is kept per thread until the next failing call.
+ *  - Option structs are versioned: start them with the matching *_INIT
+ *    macro, so that fields added later keep their defaults.
+ *  - A handle is not thread-safe; use one handle per thread or lock around it.
+ *    Two handles in one process are independent (no global state).
+ */
+#ifndef ADDCOW_H
+#define ADDCOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ADDCOW_VERSION_MAJOR 0
+#define ADDCOW_VERSION_MINOR 1
+#define ADDCOW_VERSION_PATCH 0
+#define ADDCOW_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define ADDCOW_API __attribute__ ((visibility ("default")))
+#else
+#define ADDCOW_API
+#endif
+
+/* Format constants (addcow(5)). */
+#define ADDCOW_MAGIC "ACOW"
+#define ADDCOW_FIXED_HEADER_SIZE 76u
+#define ADDCOW_MIN_CLUSTER_BITS 12u
+#define ADDCOW_MAX_CLUSTER_BITS 21u
+#define ADDCOW_DEFAULT_CLUSTER_BITS 16u
+#define ADDCOW_MIN_HEADER_SIZE 4096u
+#define ADDCOW_MAX_HEADER_SIZE (2u * 1024 * 1024)
+#define ADDCOW_FMT_FIELD_SIZE 16u
+#define ADDCOW_COMPAT_ALL_ALLOCATED (UINT64_C(1) << 0)
+
+/* Limits of this implementation (not of the format). */
+#define ADDCOW_MAX_CHAIN_DEPTH 32           /* add-cow layers in one chain */
+#define ADDCOW_MAX_BITMAP_BYTES (256u << 20) /* in-memory COW bitmap */
+
+/* Error message of the last failing call in this thread (never NULL). */
+ADDCOW_API const char *addcow_get_error (void);
+
+/* ---------------------------------------------------------------------- */
+/* Injectable I/O.  Every read, write, sync, truncate and hole punch the
+ * library does on an open file goes through this table, so that tests can
+ * inject failures and simulate crashes.  Each function returns what the
+ * matching system call returns (-1 and errno on failure).  NULL means "use
+ * the system call"; punch_hole and copy_range may also fail with EOPNOTSUPP
+ * and the library then falls back to writing zeros / pread+pwrite.
+ */
+struct addcow_io {
+  void *opaque;
+  ssize_t (*pread) (void *opaque, int fd, void *buf, size_t count,
+                    off_t offset);
+  ssize_t (*pwrite) (void *opaque, int fd, const void *buf, size_t count,
+                     off_t offset);
+  int (*fdatasync) (void *opaque, int fd);
+  int (*fsync) (void *opaque, int fd);
+  int (*ftruncate) (void *opaque, int fd, off_t length);
+  int (*punch_hole) (void *opaque, int fd, off_t offset, off_t length);
+  ssize_t (*copy_range) (void *opaque, int fd_in, off_t off_in,
+                         int fd_out, off_t off_out, size_t count);
+};
+
+/* ---------------------------------------------------------------------- */
+/* Opening and closing. */
+
+struct addcow;
+
+#define ADDCOW_OPEN_WRITE        (1u << 0) /* read-write; default read-only */
+#define ADDCOW_OPEN_FORCE_SHARE  (1u << 1) /* take no locks (read-only only) */
+#define ADDCOW_OPEN_NO_BACKING   (1u << 2) /* a backing chain that cannot be
+                                            * used does not fail the open
+                                            * (for info): the reason is kept
+                                            * in addcow_get_backing_error()
+                                            * and reads that need the
+                                            * backing fail with -EIO. */
+#define ADDCOW_OPEN_BACKING_WRITE (1u << 3) /* also open the backing file
+                                             * read-write (commit) */
+
+struct addcow_open_opts {
+  unsigned version;             /* ADDCOW_OPEN_OPTS_VERSION */
+  unsigned flags;               /* ADDCOW_OPEN_* */
+  const struct addcow_io *io;   /* NULL: plain system calls */
+};
+#define ADDCOW_OPEN_OPTS_VERSION 1
+#define ADDCOW_OPEN_OPTS_INIT { ADDCOW_OPEN_OPTS_VERSION, 0, NULL }
+
+/* Open the add-cow file at PATH.  OPTS may be NULL (read-only).
+ * Validates the header and bitmap (spec sections 3-4), opens the image file
+ * and the backing chain, and takes the locks.  Images whose only problems
+ * are leaks (see addcow_check) open normally.
+ */
+ADDCOW_API int addcow_open (const char *path, const struct addcow_open_opts *opts,
+                 struct addcow **imgp);
+
+/* Flush pending bitmap updates (if writable), release locks, close files and
+ * free the handle.  Returns the flush error, if any; the handle is freed in
+ * every case.  NULL is accepted.
+ */
+ADDCOW_API int addcow_close (struct addcow *img);
+
+/* ---------------------------------------------------------------------- */
+/* Information.  Strings stay valid until addcow_close. */
+
+ADDCOW_API const char *addcow_get_filename (const struct addcow *img); /* as opened */
+ADDCOW_API uint64_t addcow_get_virtual_size (const struct addcow *img);
+ADDCOW_API uint32_t addcow_get_cluster_size (const struct addcow *img);
+ADDCOW_API uint64_t addcow_get_cluster_count (const struct addcow *img);
+ADDCOW_API uint64_t addcow_get_allocated_clusters (const struct addcow *img);
+ADDCOW_API uint32_t addcow_get_header_size (const struct addcow *img);
+ADDCOW_API uint64_t addcow_get_features (const struct addcow *img);
+ADDCOW_API uint64_t addcow_get_compat_features (const struct addcow *img);
+ADDCOW_API const char *addcow_get_image_name (const struct addcow *img); /* as stored */
+ADDCOW_API const char *addcow_get_image_path (const struct addcow *img); /* resolved */
+ADDCOW_API const char *addcow_get_image_format (const struct addcow *img);
+/* NULL when the image has no backing file. */
+ADDCOW_API const char *addcow_get_backing_name (const struct addcow *img);
+ADDCOW_API const char *addcow_get_backing_path (const struct addcow *img);
+ADDCOW_API const char *addcow_get_backing_format (const struct addcow *img);
+/* Why the backing chain could not be opened (only with
+ * ADDCOW_OPEN_NO_BACKING); NULL when it is open or there is none. */
+ADDCOW_API const char *addcow_get_backing_error (const struct addcow *img);
+/* The next add-cow layer down, or NULL (no backing, a raw backing, a
+ * backing that could not be opened, or ALL_ALLOCATED).  Owned by IMG. */
+ADDCOW_API struct addcow *addcow_get_backing_image (const struct addcow *img);
+/* Size of the backing file in bytes (add-cow backing: its virtual size);
+ * 0 without a backing file. */
+ADDCOW_API uint64_t addcow_get_backing_size (const struct addcow *img);
+/* Bytes the add-cow file and the image file use on disk (st_blocks). */
+ADDCOW_API uint64_t addcow_get_actual_size (const struct addcow *img);
+
+/* ---------------------------------------------------------------------- */
+/* Block status, with the meaning of qemu-img map. */
+
+#define ADDCOW_EXTENT_PRESENT      (1u << 0) /* some layer provides it */
+#define ADDCOW_EXTENT_ZERO         (1u << 1) /* reads as zeros */
+#define ADDCOW_EXTENT_DATA         (1u << 2) /* backed by data in a file */
+#define ADDCOW_EXTENT_OFFSET_VALID (1u << 3) /* 'offset' is meaningful */
+
+struct addcow_extent {
+  uint64_t start;        /* guest offset: the offset asked for */
+  uint64_t length;       /* > 0, at most what was asked for */
+  uint32_t depth;        /* 0: this image's image file; 1: its backing ... */
+  uint32_t flags;        /* ADDCOW_EXTENT_* */
+  uint64_t offset;       /* host offset in 'filename' (OFFSET_VALID) */
+  const char *filename;  /* file that holds the data, or NULL */
+};
+
+/* Describe the run starting at OFFSET (< virtual size), at most MAX_LENGTH
+ * bytes long, whose every byte has the same status:
+ *  - allocated in layer D: depth D, PRESENT|DATA|OFFSET_VALID;
+ *  - a raw backing at depth D: PRESENT|OFFSET_VALID and DATA or (a hole) ZERO;
+ *  - not allocated anywhere, no backing or past the end of the backing:
+ *    depth of the last add-cow layer consulted, ZERO only.
+ */
+ADDCOW_API int addcow_block_status (struct addcow *img, uint64_t offset,
+                         uint64_t max_length, struct addcow_extent *ext);
+
+/* Is the run at OFFSET allocated in this layer (bit set, or ALL_ALLOCATED)?
+ * *LENGTH receives the length of the run (<= MAX_LENGTH) with the same
+ * answer.  Returns 1 allocated, 0 not, negative errno on error. */
+ADDCOW_API int addcow_is_allocated (struct addcow *img, uint64_t offset,
+                         uint64_t max_length, uint64_t *length);
+
+/* ---------------------------------------------------------------------- */
+/* Reading and writing the virtual disk.  Requests past the virtual size
+ * fail with -EINVAL.  Writes need ADDCOW_OPEN_WRITE. */
+
+ADDCOW_API int addcow_pread (struct addcow *img, void *buf, size_t count,
+                  uint64_t offset);
+/* Copy-on-write at cluster granularity: a write that covers part of an
+ * unallocated cluster first fills the rest from the backing chain.  New
+ * bits are kept in memory and reach the disk at addcow_flush (or close),
+ * after the data they vouch for has been synced. */
+ADDCOW_API int addcow_pwrite (struct addcow *img, const void *buf, size_t count,
+                   uint64_t offset);
+/* Make the range read as zeros (holes in the image file where possible). */
+ADDCOW_API int addcow_pwrite_zeroes (struct addcow *img, uint64_t count,
+                          uint64_t offset);
+/* Sync data, then write dirty bitmap blocks, then sync the add-cow file. */
+ADDCOW_API int addcow_flush (struct addcow *img);
+
+/* ---------------------------------------------------------------------- */
+/* Creating images. */
+
+enum addcow_prealloc {
+  ADDCOW_PREALLOC_OFF = 0,
+  ADDCOW_PREALLOC_FALLOC,
+  ADDCOW_PREALLOC_FULL,
+};
+
+struct addcow_create_opts {
+  unsigned version;             /* ADDCOW_CREATE_OPTS_VERSION */
+  const char *image_name;       /* stored name of the image file; NULL:
+                                 * <path minus .add-cow>.raw */
+  const char *image_format;     /* NULL or "raw" */
+  const char *backing_name;     /* stored backing name, or NULL */
+  const char *backing_format;   /* "raw" or "add-cow"; NULL: probe once */
+  uint64_t size;                /* 0: existing image file's size, else the
+                                 * backing file's size */
+  uint32_t cluster_size;        /* 0: 64 KiB */
+  enum addcow_prealloc prealloc; /* for a new image file */
+  bool overwrite;               /* replace an existing add-cow file */
+  bool no_backing_open;         /* do not open the backing file (-u): needs
+                                 * backing_format and size */
+};
+#define ADDCOW_CREATE_OPTS_VERSION 1
+#define ADDCOW_CREATE_OPTS_INIT { .version = ADDCOW_CREATE_OPTS_VERSION }
+
+/* Create the add-cow file PATH atomically (temporary file + rename), and the
+ * image file if it does not exist.  An existing image file keeps its size
+ * (opts->size must then be 0 or equal to it). */
+ADDCOW_API int addcow_create (const char *path, const struct addcow_create_opts *opts);
+
+/* ---------------------------------------------------------------------- */
+/* Checking and repairing. */
+
+enum addcow_problem {
+  ADDCOW_PROBLEM_CORRUPTION = 1, /* the disk is unreadable or ambiguous */
+  ADDCOW_PROBLEM_LEAK = 2,       /* harmless: wasted or stray bits/bytes */
+};
+
+enum addcow_repair {
+  ADDCOW_REPAIR_NONE = 0,
+  ADDCOW_REPAIR_LEAKS,
+  ADDCOW_REPAIR_ALL,
+};
+
+struct addcow_check_result {
+  uint64_t corruptions;
+  uint64_t leaks;
+  uint64_t corruptions_fixed;
+  uint64_t leaks_fixed;
+  uint64_t total_clusters;
+  uint64_t allocated_clusters;
+  uint64_t image_end_offset;    /* size of the add-cow file */
+  int check_errors;             /* problems that stopped the check */
+};
+
+struct addcow_check_opts {
+  unsigned version;             /* ADDCOW_CHECK_OPTS_VERSION */
+  enum addcow_repair repair;
+  bool force_share;             /* take no locks (only without repair) */
+  const struct addcow_io *io;
+  /* Called once for every problem found (and again with FIXED true for
+   * every one repaired).  May be NULL. */
+  void (*report) (void *opaque, enum addcow_problem kind, bool fixed,
+                  const char *message);
+  void *report_opaque;
+};
+#define ADDCOW_CHECK_OPTS_VERSION 1
+#define ADDCOW_CHECK_OPTS_INIT { .version = ADDCOW_CHECK_OPTS_VERSION }
+
+/* Check every rule of the format on PATH and the files around it.  Returns 0
+ * when the check ran (RESULT says what it found), or a negative errno when it
+ * could not run (not an add-cow file, unreadable, unknown incompatible
+ * features, locked). */
+ADDCOW_API int addcow_check (const char *path, const struct addcow_check_opts *opts,
+                  struct addcow_check_result *result);
+
+/* ---------------------------------------------------------------------- */
+/* Moving data between layers (addcow-img commit / rebase). */
+
+/* Progress callback: DONE of TOTAL units.  Returning non-zero cancels the
+ * operation at the next safe point (the image stays valid; -ECANCELED). */
+typedef int (*addcow_progress_fn) (void *opaque, uint64_t done,
+                                   uint64_t total);
+
+struct addcow_commit_opts {
+  unsigned version;             /* ADDCOW_COMMIT_OPTS_VERSION */
+  const char *base;             /* commit into this layer (path as stored
+                                 * or resolved); NULL: the backing file */
+  bool keep;                    /* -d: do not empty the committed layers */
+  const struct addcow_io *io;
+  addcow_progress_fn progress;
+  void *progress_opaque;
+};
+#define ADDCOW_COMMIT_OPTS_VERSION 1
+#define ADDCOW_COMMIT_OPTS_INIT { .version = ADDCOW_COMMIT_OPTS_VERSION }
+
+ADDCOW_API int addcow_commit (const char *path, const struct addcow_commit_opts *opts);
+
+struct addcow_rebase_opts {
+  unsigned version;             /* ADDCOW_REBASE_OPTS_VERSION */
+  const char *backing_name;     /* new backing name; NULL or "": flatten */
+  const char *backing_format;   /* NULL: probe the new backing once */
+  bool unsafe;                  /* -u: rewrite the header only */
+  const struct addcow_io *io;
+  addcow_progress_fn progress;
+  void *progress_opaque;
+};
+#define ADDCOW_REBASE_OPTS_VERSION 1
+#define ADDCOW_REBASE_OPTS_INIT { .version = ADDCOW_REBASE_OPTS_VERSION }
+
+ADDCOW_API int addcow_rebase (const char *path, const struct addcow_rebase_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ADDCOW_H */

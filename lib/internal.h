@@ -1,0 +1,222 @@
+/*
+ * internal.h - what the library's files share and nobody else sees.
+ *
+ * Invariants of an open struct addcow:
+ *  - hdr has passed header_decode (every name range lies in the header, the
+ *    formats are NUL-terminated, cluster_bits is 12..21).
+ *  - virtual_size is the image file's size at open; nb_clusters =
+ *    ceil(virtual_size / cluster_size); unless all_allocated, bm holds
+ *    exactly nb_clusters bits, loaded from the add-cow file.
+ *  - A bit set in bm but not yet on disk is marked dirty; it reaches the
+ *    disk only in image_flush, after the image file is synced (spec 7).
+ */
+#ifndef ADDCOW_INTERNAL_H
+#define ADDCOW_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addcow.h"
+
+/* ---- error.c: the per-thread error message ---------------------------- */
+
+/* Record "fmt..." as the error message and return -ERR (ERR > 0). */
+int set_error (int err, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+/* Same, appending ": strerror(ERR)". */
+int set_error_errno (int err, const char *fmt, ...)
+  __attribute__ ((format (printf, 2, 3)));
+
+/* ---- io.c: the only place that touches file contents ------------------ */
+
+/* Fill every NULL member of IO with the system call. */
+void io_init (struct addcow_io *io, const struct addcow_io *user);
+
+/* Read exactly COUNT bytes; bytes at or past end of file read as zeros. */
+int io_read (const struct addcow_io *io, int fd, void *buf, size_t count,
+             uint64_t offset);
+/* Write exactly COUNT bytes (retrying short writes). */
+int io_write (const struct addcow_io *io, int fd, const void *buf,
+              size_t count, uint64_t offset);
+/* Make [offset, offset+count) read as zeros: punch a hole, else write. */
+int io_write_zeroes (const struct addcow_io *io, int fd, uint64_t count,
+                     uint64_t offset);
+/* Copy between files: copy_range where possible, else read+write. */
+int io_copy (const struct addcow_io *io, int fd_in, int fd_out,
+             uint64_t count, uint64_t offset);
+int io_datasync (const struct addcow_io *io, int fd);
+int io_sync (const struct addcow_io *io, int fd);
+int io_truncate (const struct addcow_io *io, int fd, uint64_t length);
+
+/* ---- file.c: opening the files around an image ------------------------ */
+
+struct acfile {
+  int fd;                       /* -1 when not open */
+  char *path;                   /* the path it was opened by */
+  uint64_t size;                /* at open */
+  dev_t dev;
+  ino_t ino;
+};
+
+/* Open PATH as a regular file or block device, never blocking on a FIFO;
+ * on failure the message is "OWNER: could not open WHAT 'PATH': reason"
+ * ("OWNER: could not open: reason" when WHAT is NULL). */
+int file_open (struct acfile *f, const char *path, bool writable,
+               const char *owner, const char *what);
+void file_close (struct acfile *f);
+bool file_same (const struct acfile *a, const struct acfile *b);
+
+/* lock.c: qemu-compatible OFD locks (bytes 100+perm, 200+perm). */
+int file_lock (struct acfile *f, bool writer, const char *owner);
+
+/* ---- path.c ------------------------------------------------------------ */
+
+/* NAME resolved against the directory of BASE_FILE (malloc'd, or NULL). */
+char *path_resolve (const char *base_file, const char *name);
+
+/* ---- problems.c: collecting or refusing what is wrong with an image ---- */
+
+struct problems {
+  bool collect;                 /* check: report all; open: stop at first */
+  uint64_t corruptions;
+  uint64_t leaks;
+  void (*report) (void *opaque, enum addcow_problem kind, bool fixed,
+                  const char *message);
+  void *opaque;
+};
+
+/* Report a problem with FILE.  When not collecting, a corruption becomes
+ * the error (returns -EINVAL) and a leak is only counted (returns 0). */
+int problem (struct problems *p, enum addcow_problem kind, const char *file,
+             const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+/* Report MESSAGE, which already names its file. */
+int problem_msg (struct problems *p, enum addcow_problem kind,
+                 const char *message);
+void problem_fixed (struct problems *p, enum addcow_problem kind,
+                    const char *file, const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
+
+/* ---- header.c: the on-disk header (pure: no I/O) ---------------------- */
+
+struct header {
+  uint32_t backing_name_offset;
+  uint32_t backing_name_size;
+  uint32_t image_name_offset;
+  uint32_t image_name_size;
+  uint32_t cluster_bits;
+  uint64_t features;
+  uint64_t compat_features;
+  uint32_t header_size;
+  char backing_fmt[ADDCOW_FMT_FIELD_SIZE];
+  char image_fmt[ADDCOW_FMT_FIELD_SIZE];
+  char *backing_name;           /* malloc'd, NUL-terminated, or NULL */
+  char *image_name;             /* malloc'd, NUL-terminated, or NULL */
+  uint64_t padding_dirty;       /* non-zero bytes in the name area padding */
+};
+
+/* Decode the first 76 bytes: magic, features, header_size.  Fatal problems
+ * (not add-cow, unknown incompatible features) return a negative errno;
+ * an invalid header_size is reported as a corruption and returns 1. */
+int header_decode_fixed (const uint8_t *buf, size_t len, uint64_t file_size,
+                         struct header *h, const char *file,
+                         struct problems *p);
+/* Decode and validate the rest, BUF holding h->header_size bytes.  Returns
+ * 0, or a negative errno when P refuses a corruption. */
+int header_decode_names (const uint8_t *buf, struct header *h,
+                         const char *file, struct problems *p);
+/* Encode H (names included) into BUF of h->header_size bytes. */
+void header_encode (const struct header *h, uint8_t *buf);
+/* Fill H for a new image.  Names are copied.  -EINVAL if they do not fit. */
+int header_init (struct header *h, uint32_t cluster_bits,
+                 const char *image_name, const char *image_fmt,
+                 const char *backing_name, const char *backing_fmt);
+void header_free (struct header *h);
+
+/* ---- bitmap.c: the COW bitmap in memory (pure) ------------------------ */
+
+#define BITMAP_BLOCK 4096u      /* unit of dirty tracking and write-back */
+
+struct bitmap {
+  uint8_t *bytes;               /* ceil(nbits/8) bytes, padded to 8 */
+  uint64_t nbits;
+  uint64_t nbytes;              /* ceil(nbits/8) */
+  uint8_t *dirty;               /* one flag per BITMAP_BLOCK bytes */
+  uint64_t nblocks;
+  bool any_dirty;
+};
+
+int bitmap_alloc (struct bitmap *bm, uint64_t nbits);
+void bitmap_free (struct bitmap *bm);
+bool bitmap_get (const struct bitmap *bm, uint64_t n);
+void bitmap_set_range (struct bitmap *bm, uint64_t start, uint64_t count);
+void bitmap_clear_range (struct bitmap *bm, uint64_t start, uint64_t count);
+/* First bit >= START whose value is VALUE, or nbits. */
+uint64_t bitmap_find (const struct bitmap *bm, uint64_t start, bool value);
+uint64_t bitmap_count (const struct bitmap *bm);
+/* Bits set past nbits in the last byte; clear them. */
+unsigned bitmap_stray_bits (const struct bitmap *bm);
+void bitmap_clear_stray_bits (struct bitmap *bm);
+void bitmap_clear_dirty (struct bitmap *bm);
+
+/* ---- the image handle -------------------------------------------------- */
+
+enum backing_kind { BACKING_NONE, BACKING_RAW, BACKING_ADDCOW };
+
+struct addcow {
+  char *filename;               /* the add-cow file, as opened */
+  struct acfile meta;           /* the add-cow file */
+  struct acfile image;          /* the raw image file */
+  struct header hdr;
+  struct bitmap bm;
+  struct addcow_io io;
+  unsigned flags;               /* ADDCOW_OPEN_* */
+  bool writable;
+  bool all_allocated;
+  uint32_t cluster_bits;
+  uint32_t cluster_size;
+  uint64_t virtual_size;
+  uint64_t nb_clusters;
+  char *backing_path;           /* resolved, or NULL */
+
+  enum backing_kind backing_kind;
+  struct acfile backing_raw;    /* BACKING_RAW */
+  struct addcow *backing_img;   /* BACKING_ADDCOW */
+  uint64_t backing_size;
+  char *backing_error;          /* ADDCOW_OPEN_NO_BACKING only */
+
+  uint8_t *cluster_buf;         /* one cluster, for copy-on-write */
+};
+
+/* The identities (device, inode) of the files above a layer being opened,
+ * so that a backing chain cannot loop back into itself. */
+struct chain_seen {
+  dev_t dev[2 * ADDCOW_MAX_CHAIN_DEPTH + 2];
+  ino_t ino[2 * ADDCOW_MAX_CHAIN_DEPTH + 2];
+  unsigned n;
+  unsigned depth;
+};
+
+/* image.c: open/close.  P may be NULL (plain open: refuse corruptions). */
+int image_open (const char *path, const struct addcow_open_opts *opts,
+                struct chain_seen *seen, struct problems *p,
+                struct addcow **imgp);
+
+/* backing.c */
+int backing_open (struct addcow *img, struct chain_seen *seen);
+void backing_close (struct addcow *img);
+/* Read [offset, offset+count) of the backing chain (zeros past its end). */
+int backing_read (struct addcow *img, void *buf, size_t count,
+                  uint64_t offset);
+/* "add-cow" if the first bytes of the file at PATH are the magic, else
+ * "raw" (used only by create/rebase when no format is given). */
+const char *backing_probe (const char *path);
+
+/* read.c: -EINVAL unless [offset, offset+count) lies within the disk. */
+int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
+
+/* write.c */
+int image_write_bitmap_blocks (struct addcow *img);
+
+#endif /* ADDCOW_INTERNAL_H */

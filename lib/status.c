@@ -1,0 +1,117 @@
+/*
+ * status.c - which layer answers for a range: allocation and block status.
+ *
+ * addcow_block_status follows qemu-img map's walk exactly: a run allocated
+ * in a layer is that layer's data; an unallocated run falls through to the
+ * backing file unless there is none or the run starts at or past its end
+ * (then it reads as zeros at this depth, "present": false); a raw backing
+ * reports its own data and holes (SEEK_DATA / SEEK_HOLE).
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "checked.h"
+#include "internal.h"
+
+int
+addcow_is_allocated (struct addcow *img, uint64_t offset,
+                     uint64_t max_length, uint64_t *length)
+{
+  uint64_t n, next, end;
+  bool bit;
+
+  if (offset >= img->virtual_size)
+    return set_error (EINVAL, "%s: offset %llu is past the end of the disk",
+                      img->filename, (unsigned long long) offset);
+  max_length = min_u64 (max_length, img->virtual_size - offset);
+  if (img->all_allocated) {
+    *length = max_length;
+    return 1;
+  }
+  n = offset >> img->cluster_bits;
+  bit = bitmap_get (&img->bm, n);
+  next = bitmap_find (&img->bm, n + 1, !bit);
+  /* next <= nb_clusters, so next << bits <= virtual_size + cluster_size. */
+  end = min_u64 (next << img->cluster_bits, img->virtual_size);
+  *length = min_u64 (end - offset, max_length);
+  return bit;
+}
+
+/* Data or hole run of a raw file at OFFSET (< its size), <= MAX bytes. */
+static void
+raw_status (int fd, uint64_t offset, uint64_t max, bool *data,
+            uint64_t *length)
+{
+  off_t d = lseek (fd, (off_t) offset, SEEK_DATA), h;
+
+  if (d < 0 && errno == ENXIO) {        /* a hole up to end of file */
+    *data = false;
+    *length = max;
+  }
+  else if (d < 0) {                     /* no SEEK_DATA here: all data */
+    *data = true;
+    *length = max;
+  }
+  else if ((uint64_t) d > offset) {
+    *data = false;
+    *length = min_u64 ((uint64_t) d - offset, max);
+  }
+  else {
+    h = lseek (fd, (off_t) offset, SEEK_HOLE);
+    *data = true;
+    *length = h > d ? min_u64 ((uint64_t) h - offset, max) : max;
+  }
+}
+
+static void
+set_extent (struct addcow_extent *ext, uint64_t start, uint64_t length,
+            uint32_t depth, uint32_t flags, const char *filename)
+{
+  ext->start = start;
+  ext->length = length;
+  ext->depth = depth;
+  ext->flags = flags;
+  ext->offset = (flags & ADDCOW_EXTENT_OFFSET_VALID) ? start : 0;
+  ext->filename = filename;
+}
+
+int
+addcow_block_status (struct addcow *img, uint64_t offset,
+                     uint64_t max_length, struct addcow_extent *ext)
+{
+  uint32_t depth = 0;
+  uint64_t len;
+  bool data;
+  int r;
+
+  if (max_length == 0)
+    return set_error (EINVAL, "%s: block status of an empty range",
+                      img->filename);
+  for (;;) {
+    if ((r = addcow_is_allocated (img, offset, max_length, &len)) < 0)
+      return r;
+    if (r) {
+      set_extent (ext, offset, len, depth, ADDCOW_EXTENT_PRESENT
+                  | ADDCOW_EXTENT_DATA | ADDCOW_EXTENT_OFFSET_VALID,
+                  img->image.path);
+      return 0;
+    }
+    if (img->backing_error)
+      return set_error (EIO, "%s", img->backing_error);
+    if (img->backing_kind == BACKING_NONE || offset >= img->backing_size) {
+      set_extent (ext, offset, len, depth, ADDCOW_EXTENT_ZERO, NULL);
+      return 0;
+    }
+    max_length = min_u64 (len, img->backing_size - offset);
+    depth++;
+    if (img->backing_kind == BACKING_RAW) {
+      raw_status (img->backing_raw.fd, offset, max_length, &data, &len);
+      set_extent (ext, offset, len, depth, ADDCOW_EXTENT_PRESENT
+                  | ADDCOW_EXTENT_OFFSET_VALID
+                  | (data ? ADDCOW_EXTENT_DATA : ADDCOW_EXTENT_ZERO),
+                  img->backing_raw.path);
+      return 0;
+    }
+    img = img->backing_img;
+  }
+}
