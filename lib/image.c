@@ -306,7 +306,8 @@ addcow_close (struct addcow *img)
 
   if (!img)
     return 0;
-  if (img->writable && img->bm.any_dirty)
+  /* Like qemu's close: what was written is durable once close returns 0. */
+  if (img->writable && img->image.fd >= 0 && img->meta.fd >= 0)
     r = addcow_flush (img);
   backing_close (img);
   file_close (&img->image);
