@@ -1,0 +1,101 @@
+/*
+ * img-commit.c - addcow-img commit: write an image's clusters into its
+ * backing file (or a deeper layer with -b), then empty the image unless
+ * -d.  The work is addcow_commit's; this file parses qemu-img's command
+ * line, shows progress (-p) and turns SIGINT/SIGTERM into a cancellation
+ * at the library's next safe point (exit status 130/143).
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include <addcow.h>
+
+#include "commands.h"
+#include "options.h"
+#include "output.h"
+
+struct commit_args {
+  const char *format;
+  const char *filename;
+  const char *base;
+  bool keep;
+  bool progress;
+  bool quiet;
+};
+
+static void commit_help (void)
+{
+  printf ("usage: addcow-img commit [-q] [-p] [-f add-cow] [-d] [-b BASE] "
+          "FILE\n"
+          "\n"
+          "Write every cluster the add-cow image FILE holds into its backing\n"
+          "file, then empty FILE (its disk does not change).\n"
+          "\n"
+          "Options:\n"
+          "  -q                 print nothing but errors\n"
+          "  -p                 show progress\n"
+          "  -f add-cow         the format of FILE (only add-cow)\n"
+          "  -d                 keep the data in FILE (do not empty it)\n"
+          "  -b BASE            commit into BASE, a deeper layer (implies -d)\n"
+          "  -h, --help         display this help and exit\n");
+}
+
+static int parse_commit_args (int argc, char **argv, struct commit_args *a)
+{
+  static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c;
+
+  while ((c = getopt_long (argc, argv, ":hf:b:dpq", long_options,
+                           NULL)) != -1) {
+    switch (c) {
+    case 'h': commit_help (); return 0;
+    case 'f': a->format = optarg; break;
+    case 'b': a->base = optarg; a->keep = true; break;
+    case 'd': a->keep = true; break;
+    case 'p': a->progress = true; break;
+    case 'q': a->quiet = true; break;
+    default: return getopt_error (c, argv);
+    }
+  }
+  if (optind != argc - 1)
+    return usage_error ("Expecting one image file name");
+  a->filename = argv[optind];
+  if (check_image_format (a->format, a->filename) < 0)
+    return 1;
+  return -1;
+}
+
+static int on_progress (void *opaque, uint64_t done, uint64_t total)
+{
+  (void) opaque;
+  progress_update (done, total);
+  return cancel_signal () != 0;
+}
+
+int cmd_commit (int argc, char **argv)
+{
+  struct commit_args a = { .format = NULL };
+  struct addcow_commit_opts opts = ADDCOW_COMMIT_OPTS_INIT;
+  int status = parse_commit_args (argc, argv, &a);
+  int r;
+
+  if (status >= 0)
+    return status;
+  opts.base = a.base;
+  opts.keep = a.keep;
+  opts.progress = on_progress;
+  cancel_install ();
+  progress_init (a.progress && !a.quiet);
+  r = addcow_commit (a.filename, &opts);
+  progress_end ();
+  if (r < 0) {
+    error_msg ("%s", addcow_get_error ());
+    return cancel_signal () ? 128 + cancel_signal () : 1;
+  }
+  if (!a.quiet)
+    printf ("Image committed.\n");
+  return 0;
+}

@@ -1,0 +1,271 @@
+/*
+ * img-info.c - addcow-img info: the header and the layers of an image.
+ *
+ * The information of one layer is built once as a JSON object, in the
+ * member order qemu-img 7.2 prints (its QDict hash order), and the human
+ * form is rendered from that object the way qemu renders ImageInfo.  The
+ * image is opened without its backing chain, so that info works when the
+ * backing file is missing or unusable (the problem is printed as a
+ * warning); --backing-chain opens the chain and fails on a missing layer.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <addcow.h>
+
+#include "commands.h"
+#include "options.h"
+#include "output.h"
+
+struct info_args {
+  const char *format;
+  const char *filename;
+  enum output_format output;
+  bool backing_chain;
+  bool force_share;
+};
+
+static void info_help (void)
+{
+  printf ("usage: addcow-img info [-f add-cow] [--output=human|json] "
+          "[--backing-chain] [-U] FILE\n"
+          "\n"
+          "Show the header of the add-cow image FILE: sizes, names, formats,\n"
+          "features and the number of allocated clusters.\n"
+          "\n"
+          "Options:\n"
+          "  -f add-cow             the format of FILE (only add-cow)\n"
+          "  --output=human|json    output format (default: human)\n"
+          "  --backing-chain        show every layer of the chain, top first\n"
+          "  -U, --force-share      open FILE without taking locks\n"
+          "  -h, --help             display this help and exit\n");
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_info_args (int argc, char **argv, struct info_args *a)
+{
+  enum { OPT_OUTPUT = 256, OPT_BACKING_CHAIN };
+  static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "force-share", no_argument, NULL, 'U' },
+    { "output", required_argument, NULL, OPT_OUTPUT },
+    { "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
+    { NULL, 0, NULL, 0 },
+  };
+  int c;
+
+  while ((c = getopt_long (argc, argv, ":hf:U", long_options, NULL)) != -1) {
+    switch (c) {
+    case 'h': info_help (); return 0;
+    case 'f': a->format = optarg; break;
+    case 'U': a->force_share = true; break;
+    case OPT_OUTPUT:
+      if (parse_output_format (optarg, &a->output) < 0)
+        return 1;
+      break;
+    case OPT_BACKING_CHAIN: a->backing_chain = true; break;
+    default: return getopt_error (c, argv);
+    }
+  }
+  if (optind != argc - 1)
+    return usage_error ("Expecting one image file name");
+  a->filename = argv[optind];
+  if (check_image_format (a->format, a->filename) < 0)
+    return 1;
+  return -1;
+}
+
+static void set_int (json_t *obj, const char *key, uint64_t value)
+{
+  json_object_set_new (obj, key, json_integer ((json_int_t) value));
+}
+
+static void set_str (json_t *obj, const char *key, const char *value)
+{
+  json_object_set_new (obj, key, json_text (value));
+}
+
+/* format-specific.data of an add-cow layer. */
+static json_t *addcow_specific (const struct addcow *img)
+{
+  json_t *data = json_object ();
+  uint64_t compat = addcow_get_compat_features (img);
+
+  set_str (data, "image-file", addcow_get_image_name (img));
+  set_str (data, "full-image-filename", addcow_get_image_path (img));
+  set_str (data, "image-file-format", addcow_get_image_format (img));
+  set_int (data, "header-size", addcow_get_header_size (img));
+  json_object_set_new (data, "all-allocated",
+                       json_boolean (compat & ADDCOW_COMPAT_ALL_ALLOCATED));
+  set_int (data, "allocated-clusters", addcow_get_allocated_clusters (img));
+  set_int (data, "total-clusters", addcow_get_cluster_count (img));
+  set_int (data, "features", addcow_get_features (img));
+  set_int (data, "compat-features", compat);
+  return data;
+}
+
+/* One add-cow layer, members in qemu-img's order. */
+static json_t *addcow_info (const struct addcow *img, const char *filename)
+{
+  const char *backing = addcow_get_backing_name (img);
+  const char *backing_fmt = addcow_get_backing_format (img);
+  const char *backing_path = addcow_get_backing_path (img);
+  json_t *info = json_object (), *specific = json_object ();
+
+  if (backing && backing_fmt && *backing_fmt)
+    set_str (info, "backing-filename-format", backing_fmt);
+  set_int (info, "virtual-size", addcow_get_virtual_size (img));
+  set_str (info, "filename", filename);
+  set_int (info, "cluster-size", addcow_get_cluster_size (img));
+  set_str (info, "format", "add-cow");
+  set_int (info, "actual-size", addcow_get_actual_size (img));
+  set_str (specific, "type", "add-cow");
+  json_object_set_new (specific, "data", addcow_specific (img));
+  json_object_set_new (info, "format-specific", specific);
+  if (backing && backing_path)
+    set_str (info, "full-backing-filename", backing_path);
+  if (backing)
+    set_str (info, "backing-filename", backing);
+  json_object_set_new (info, "dirty-flag", json_false ());
+  return info;
+}
+
+/* A raw backing file, as qemu-img shows one. */
+static json_t *raw_info (const char *path, uint64_t size)
+{
+  json_t *info = json_object ();
+  struct stat st;
+
+  set_int (info, "virtual-size", size);
+  set_str (info, "filename", path);
+  set_str (info, "format", "raw");
+  if (stat (path, &st) == 0)
+    set_int (info, "actual-size", (uint64_t) st.st_blocks * 512);
+  json_object_set_new (info, "dirty-flag", json_false ());
+  return info;
+}
+
+static const char *get_str (const json_t *obj, const char *key)
+{
+  return json_string_value (json_object_get (obj, key));
+}
+
+static uint64_t get_int (const json_t *obj, const char *key)
+{
+  return (uint64_t) json_integer_value (json_object_get (obj, key));
+}
+
+/* qemu's bdrv_image_info_dump. */
+static void print_human (const json_t *info)
+{
+  const char *backing = get_str (info, "backing-filename");
+  const char *full = get_str (info, "full-backing-filename");
+  const json_t *specific = json_object_get (info, "format-specific");
+  char size[64];
+
+  format_size (get_int (info, "virtual-size"), size, sizeof size);
+  printf ("image: %s\nfile format: %s\nvirtual size: %s (%llu bytes)\n",
+          get_str (info, "filename"), get_str (info, "format"), size,
+          (unsigned long long) get_int (info, "virtual-size"));
+  if (json_object_get (info, "actual-size")) {
+    format_size (get_int (info, "actual-size"), size, sizeof size);
+    printf ("disk size: %s\n", size);
+  }
+  else
+    printf ("disk size: unavailable\n");
+  if (json_object_get (info, "cluster-size"))
+    printf ("cluster_size: %llu\n",
+            (unsigned long long) get_int (info, "cluster-size"));
+  if (backing) {
+    printf ("backing file: %s", backing);
+    if (full == NULL)
+      printf (" (cannot determine actual path)");
+    else if (strcmp (backing, full) != 0)
+      printf (" (actual path: %s)", full);
+    printf ("\n");
+    if (get_str (info, "backing-filename-format"))
+      printf ("backing file format: %s\n",
+              get_str (info, "backing-filename-format"));
+  }
+  if (specific) {
+    printf ("Format specific information:\n");
+    dump_json_human (json_object_get (specific, "data"), 1);
+  }
+}
+
+/* Every layer of IMG's (open) chain, top first. */
+static json_t *chain_info (const struct addcow *img, const char *filename)
+{
+  json_t *list = json_array ();
+  const struct addcow *layer = img, *next;
+  const char *fmt;
+
+  while (layer != NULL) {
+    json_array_append_new (list, addcow_info (layer, filename));
+    next = addcow_get_backing_image (layer);
+    fmt = addcow_get_backing_format (layer);
+    if (next == NULL && addcow_get_backing_name (layer) && fmt
+        && strcmp (fmt, "raw") == 0)
+      json_array_append_new (list,
+                             raw_info (addcow_get_backing_path (layer),
+                                       addcow_get_backing_size (layer)));
+    layer = next;
+    if (layer)
+      filename = addcow_get_filename (layer);
+  }
+  return list;
+}
+
+static int print_info (const struct addcow *img, const struct info_args *a)
+{
+  json_t *root;
+  size_t i;
+
+  if (!a->backing_chain) {
+    root = addcow_info (img, a->filename);
+    if (a->output == OUTPUT_JSON)
+      return json_print (root);
+    print_human (root);
+    json_decref (root);
+    return 0;
+  }
+  root = chain_info (img, a->filename);
+  if (a->output == OUTPUT_JSON)
+    return json_print (root);
+  for (i = 0; i < json_array_size (root); i++) {
+    if (i > 0)
+      printf ("\n");
+    print_human (json_array_get (root, i));
+  }
+  json_decref (root);
+  return 0;
+}
+
+int cmd_info (int argc, char **argv)
+{
+  struct info_args a = { .output = OUTPUT_HUMAN };
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+  int status = parse_info_args (argc, argv, &a);
+
+  if (status >= 0)
+    return status;
+  if (!a.backing_chain)
+    opts.flags |= ADDCOW_OPEN_NO_BACKING;
+  if (a.force_share)
+    opts.flags |= ADDCOW_OPEN_FORCE_SHARE;
+  if (addcow_open (a.filename, &opts, &img) < 0) {
+    error_msg ("%s", addcow_get_error ());
+    return 1;
+  }
+  if (addcow_get_backing_error (img))
+    warning_msg ("%s", addcow_get_backing_error (img));
+  status = print_info (img, &a) < 0 ? 1 : 0;
+  if (addcow_close (img) < 0) {
+    error_msg ("%s", addcow_get_error ());
+    status = 1;
+  }
+  return status;
+}

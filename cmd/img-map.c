@@ -1,0 +1,220 @@
+/*
+ * img-map.c - addcow-img map: which layer provides each part of the disk.
+ *
+ * The walk is qemu-img 7.2's img_map: ask for the status of up to 1 GiB at
+ * a time, merge an answer into the current entry when every field matches
+ * and the offsets are contiguous, print the current entry when it cannot
+ * grow any more.  The JSON text is printed by hand, byte for byte as
+ * qemu-img prints it (one entry a line); the human form lists only the
+ * entries that hold data.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <addcow.h>
+
+#include "commands.h"
+#include "options.h"
+#include "output.h"
+
+struct map_args {
+  const char *format;
+  const char *filename;
+  enum output_format output;
+  uint64_t start;
+  uint64_t max_length;
+  bool has_max_length;
+  bool force_share;
+};
+
+struct map_entry {
+  uint64_t start;
+  uint64_t length;
+  uint64_t offset;
+  uint32_t depth;
+  bool present, zero, data, has_offset;
+  const char *filename;
+};
+
+static void map_help (void)
+{
+  printf ("usage: addcow-img map [-f add-cow] [--output=human|json] "
+          "[--start-offset=OFFSET]\n"
+          "                      [--max-length=LENGTH] [-U] FILE\n"
+          "\n"
+          "Show, for every part of the virtual disk of FILE, which layer\n"
+          "provides it (depth 0 = the image file, 1 = its backing file ...).\n"
+          "\n"
+          "Options:\n"
+          "  -f add-cow               the format of FILE (only add-cow)\n"
+          "  --output=human|json      output format (default: human)\n"
+          "  --start-offset=OFFSET    start at OFFSET (default 0)\n"
+          "  --max-length=LENGTH      describe at most LENGTH bytes\n"
+          "  -U, --force-share        open FILE without taking locks\n"
+          "  -h, --help               display this help and exit\n");
+}
+
+static int parse_map_args (int argc, char **argv, struct map_args *a)
+{
+  enum { OPT_OUTPUT = 256, OPT_START_OFFSET, OPT_MAX_LENGTH };
+  static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "force-share", no_argument, NULL, 'U' },
+    { "output", required_argument, NULL, OPT_OUTPUT },
+    { "start-offset", required_argument, NULL, OPT_START_OFFSET },
+    { "max-length", required_argument, NULL, OPT_MAX_LENGTH },
+    { NULL, 0, NULL, 0 },
+  };
+  int c;
+
+  while ((c = getopt_long (argc, argv, ":hf:U", long_options,
+                           NULL)) != -1) {
+    switch (c) {
+    case 'h': map_help (); return 0;
+    case 'f': a->format = optarg; break;
+    case 'U': a->force_share = true; break;
+    case OPT_OUTPUT:
+      if (parse_output_format (optarg, &a->output) < 0)
+        return 1;
+      break;
+    case OPT_START_OFFSET:
+      if (parse_size_arg ("start offset", optarg, &a->start) < 0)
+        return 1;
+      break;
+    case OPT_MAX_LENGTH:
+      if (parse_size_arg ("max length", optarg, &a->max_length) < 0)
+        return 1;
+      a->has_max_length = true;
+      break;
+    default: return getopt_error (c, argv);
+    }
+  }
+  if (optind != argc - 1)
+    return usage_error ("Expecting one image file name");
+  a->filename = argv[optind];
+  if (check_image_format (a->format, a->filename) < 0)
+    return 1;
+  return -1;
+}
+
+static void extent_to_entry (const struct addcow_extent *ext,
+                             struct map_entry *e)
+{
+  e->start = ext->start;
+  e->length = ext->length;
+  e->depth = ext->depth;
+  e->present = (ext->flags & ADDCOW_EXTENT_PRESENT) != 0;
+  e->zero = (ext->flags & ADDCOW_EXTENT_ZERO) != 0;
+  e->data = (ext->flags & ADDCOW_EXTENT_DATA) != 0;
+  e->has_offset = (ext->flags & ADDCOW_EXTENT_OFFSET_VALID) != 0;
+  e->offset = e->has_offset ? ext->offset : 0;
+  e->filename = e->has_offset ? ext->filename : NULL;
+}
+
+/* qemu-img's entry_mergeable. */
+static bool mergeable (const struct map_entry *curr,
+                       const struct map_entry *next)
+{
+  if (curr->length == 0)
+    return false;
+  if (curr->zero != next->zero || curr->data != next->data ||
+      curr->depth != next->depth || curr->present != next->present ||
+      !curr->filename != !next->filename ||
+      curr->has_offset != next->has_offset)
+    return false;
+  if (curr->filename && strcmp (curr->filename, next->filename) != 0)
+    return false;
+  if (curr->has_offset && curr->offset + curr->length != next->offset)
+    return false;
+  return true;
+}
+
+static const char *boolstr (bool b)
+{
+  return b ? "true" : "false";
+}
+
+static void print_entry (enum output_format output,
+                         const struct map_entry *e, bool last)
+{
+  if (output == OUTPUT_JSON) {
+    printf ("{ \"start\": %" PRIu64 ", \"length\": %" PRIu64 ", "
+            "\"depth\": %" PRIu32 ", \"present\": %s, \"zero\": %s, "
+            "\"data\": %s", e->start, e->length, e->depth,
+            boolstr (e->present), boolstr (e->zero), boolstr (e->data));
+    if (e->has_offset)
+      printf (", \"offset\": %" PRIu64, e->offset);
+    printf ("}%s", last ? "" : ",\n");
+  }
+  else if (e->data && !e->zero)
+    printf ("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
+            e->start, e->length, e->offset,
+            e->filename ? e->filename : "");
+}
+
+static int map_image (struct addcow *img, const struct map_args *a)
+{
+  uint64_t end = addcow_get_virtual_size (img), offset, n;
+  struct map_entry curr = { .start = a->start }, next;
+  struct addcow_extent ext;
+
+  /* Both are at most INT64_MAX: the sum cannot overflow. */
+  if (a->has_max_length && a->start + a->max_length < end)
+    end = a->start + a->max_length;
+  if (a->output == OUTPUT_JSON)
+    putchar ('[');
+  else
+    printf ("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+  while (curr.start + curr.length < end) {
+    offset = curr.start + curr.length;
+    n = end - offset;
+    if (n > (UINT64_C(1) << 30))
+      n = UINT64_C(1) << 30;
+    if (addcow_block_status (img, offset, n, &ext) < 0) {
+      error_msg ("%s", addcow_get_error ());
+      return -1;
+    }
+    if (ext.length == 0 || ext.length > n) {
+      error_msg ("%s: bad block status at offset %" PRIu64, a->filename,
+                 offset);
+      return -1;
+    }
+    extent_to_entry (&ext, &next);
+    if (mergeable (&curr, &next)) {
+      curr.length += next.length;
+      continue;
+    }
+    if (curr.length > 0)
+      print_entry (a->output, &curr, false);
+    curr = next;
+  }
+  print_entry (a->output, &curr, true);
+  if (a->output == OUTPUT_JSON)
+    printf ("]\n");
+  return 0;
+}
+
+int cmd_map (int argc, char **argv)
+{
+  struct map_args a = { .output = OUTPUT_HUMAN };
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+  int status = parse_map_args (argc, argv, &a);
+
+  if (status >= 0)
+    return status;
+  if (a.force_share)
+    opts.flags |= ADDCOW_OPEN_FORCE_SHARE;
+  if (addcow_open (a.filename, &opts, &img) < 0) {
+    error_msg ("%s", addcow_get_error ());
+    return 1;
+  }
+  status = map_image (img, &a) < 0 ? 1 : 0;
+  if (addcow_close (img) < 0) {
+    error_msg ("%s", addcow_get_error ());
+    status = 1;
+  }
+  return status;
+}

@@ -1,0 +1,108 @@
+/*
+ * img-rebase.c - addcow-img rebase: give an image another backing file
+ * (safe: copy what would change first; -u: rewrite the header only), or
+ * flatten it with -b "".  The work is addcow_rebase's; this file parses
+ * qemu-img's command line, shows progress (-p) and turns SIGINT/SIGTERM
+ * into a cancellation at the library's next safe point (exit 130/143).
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include <addcow.h>
+
+#include "commands.h"
+#include "options.h"
+#include "output.h"
+
+struct rebase_args {
+  const char *format;
+  const char *filename;
+  const char *backing;
+  const char *backing_fmt;
+  bool unsafe;
+  bool progress;
+  bool quiet;
+};
+
+static void rebase_help (void)
+{
+  printf ("usage: addcow-img rebase [-q] [-p] [-u] [-f add-cow] -b BACKING "
+          "[-F FMT] FILE\n"
+          "\n"
+          "Make BACKING the backing file of the add-cow image FILE without\n"
+          "changing its disk; with -b \"\" copy everything into the image file\n"
+          "(flatten), which then is the whole disk.\n"
+          "\n"
+          "Options:\n"
+          "  -q                 print nothing but errors\n"
+          "  -p                 show progress\n"
+          "  -u                 unsafe: only rewrite the header, copy nothing\n"
+          "  -f add-cow         the format of FILE (only add-cow)\n"
+          "  -b BACKING         the new backing file (\"\": none, flatten)\n"
+          "  -F FMT             its format, raw or add-cow\n"
+          "  -h, --help         display this help and exit\n");
+}
+
+static int parse_rebase_args (int argc, char **argv, struct rebase_args *a)
+{
+  static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c;
+
+  while ((c = getopt_long (argc, argv, ":hf:b:F:upq", long_options,
+                           NULL)) != -1) {
+    switch (c) {
+    case 'h': rebase_help (); return 0;
+    case 'f': a->format = optarg; break;
+    case 'b': a->backing = optarg; break;
+    case 'F': a->backing_fmt = optarg; break;
+    case 'u': a->unsafe = true; break;
+    case 'p': a->progress = true; break;
+    case 'q': a->quiet = true; break;
+    default: return getopt_error (c, argv);
+    }
+  }
+  if (optind != argc - 1)
+    return usage_error ("Expecting one image file name");
+  a->filename = argv[optind];
+  if (a->backing == NULL && !a->unsafe)
+    return usage_error ("Must specify backing file (-b) or use unsafe mode "
+                        "(-u)");
+  if (check_image_format (a->format, a->filename) < 0
+      || check_backing_format (a->backing_fmt, a->filename) < 0)
+    return 1;
+  return -1;
+}
+
+static int on_progress (void *opaque, uint64_t done, uint64_t total)
+{
+  (void) opaque;
+  progress_update (done, total);
+  return cancel_signal () != 0;
+}
+
+int cmd_rebase (int argc, char **argv)
+{
+  struct rebase_args a = { .format = NULL };
+  struct addcow_rebase_opts opts = ADDCOW_REBASE_OPTS_INIT;
+  int status = parse_rebase_args (argc, argv, &a);
+  int r;
+
+  if (status >= 0)
+    return status;
+  opts.backing_name = a.backing;
+  opts.backing_format = a.backing_fmt;
+  opts.unsafe = a.unsafe;
+  opts.progress = on_progress;
+  cancel_install ();
+  progress_init (a.progress && !a.quiet);
+  r = addcow_rebase (a.filename, &opts);
+  progress_end ();
+  if (r < 0) {
+    error_msg ("%s", addcow_get_error ());
+    return cancel_signal () ? 128 + cancel_signal () : 1;
+  }
+  return 0;
+}

@@ -1,0 +1,283 @@
+/*
+ * output.c - what addcow-img prints, shared by the subcommands.
+ *
+ * JSON goes through jansson with JSON_INDENT(4) | JSON_PRESERVE_ORDER,
+ * which reproduces qemu-img's 4-space layout when the members are added
+ * in qemu's order.  Progress goes to stdout as "    (%3.2f/100%)\r" like
+ * qemu-img's -p.  Every write to stdout is checked once, at the end, by
+ * finish_stdout().
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "output.h"
+
+void format_size (uint64_t value, char *buf, size_t len)
+{
+  static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi",
+                                          "Ei" };
+  int exponent, i;
+
+  /* As qemu: switch to the next unit once the number reaches 1000. */
+  frexp ((double) value / (1000.0 / 1024.0), &exponent);
+  i = (exponent - 1) / 10;
+  if (i < 0)
+    i = 0;
+  if (i > 6)
+    i = 6;
+  snprintf (buf, len, "%0.3g %sB",
+            (double) value / (double) (UINT64_C(1) << (i * 10)), suffixes[i]);
+}
+
+/* Length of the valid UTF-8 sequence at P, or 0 if it is not valid. */
+static size_t utf8_sequence (const unsigned char *p)
+{
+  unsigned c = p[0];
+  size_t n, i;
+  unsigned long cp;
+
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; }
+  else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; }
+  else
+    return 0;
+  for (i = 1; i < n; i++) {
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+      (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+    return 0;
+  return n;
+}
+
+json_t *json_text (const char *s)
+{
+  const unsigned char *p = (const unsigned char *) s;
+  char *copy, *q;
+  json_t *j;
+  size_t n;
+
+  j = json_string (s);
+  if (j != NULL)
+    return j;
+  /* Not UTF-8: every bad byte becomes U+FFFD (3 bytes). */
+  copy = malloc (strlen (s) * 3 + 1);
+  if (copy == NULL)
+    return NULL;
+  for (q = copy; *p; p += n) {
+    n = utf8_sequence (p);
+    if (n == 0) {
+      memcpy (q, "\xef\xbf\xbd", 3);
+      q += 3;
+      n = 1;
+    }
+    else {
+      memcpy (q, p, n);
+      q += n;
+    }
+  }
+  *q = '\0';
+  j = json_string (copy);
+  free (copy);
+  return j;
+}
+
+int json_print (json_t *root)
+{
+  char *text;
+
+  if (root == NULL) {
+    error_msg ("out of memory");
+    return -1;
+  }
+  text = json_dumps (root, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
+  json_decref (root);
+  if (text == NULL) {
+    error_msg ("out of memory");
+    return -1;
+  }
+  printf ("%s\n", text);
+  free (text);
+  return 0;
+}
+
+static void dump_json_value (const json_t *value, int indent);
+
+static void dump_json_key (const char *key, int indent)
+{
+  printf ("%*s", indent * 4, "");
+  for (; *key; key++)
+    putchar (*key == '-' ? ' ' : *key);
+  putchar (':');
+}
+
+void dump_json_human (const json_t *obj, int indent)
+{
+  const char *key;
+  json_t *value;
+
+  json_object_foreach ((json_t *) obj, key, value) {
+    dump_json_key (key, indent);
+    dump_json_value (value, indent);
+  }
+}
+
+static void dump_json_value (const json_t *value, int indent)
+{
+  size_t i;
+
+  switch (json_typeof (value)) {
+  case JSON_OBJECT:
+    putchar ('\n');
+    dump_json_human (value, indent + 1);
+    break;
+  case JSON_ARRAY:
+    putchar ('\n');
+    for (i = 0; i < json_array_size (value); i++) {
+      printf ("%*s[%zu]:", (indent + 1) * 4, "", i);
+      dump_json_value (json_array_get (value, i), indent + 1);
+    }
+    break;
+  case JSON_STRING:
+    printf (" %s\n", json_string_value (value));
+    break;
+  case JSON_INTEGER:
+    printf (" %" JSON_INTEGER_FORMAT "\n", json_integer_value (value));
+    break;
+  case JSON_REAL:
+    printf (" %g\n", json_real_value (value));
+    break;
+  case JSON_TRUE:
+    printf (" true\n");
+    break;
+  case JSON_FALSE:
+    printf (" false\n");
+    break;
+  case JSON_NULL:
+    printf (" null\n");
+    break;
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Progress. */
+
+static struct {
+  bool enabled;
+  double current;
+  double last_printed;
+} progress;
+
+static volatile sig_atomic_t progress_requested; /* SIGUSR1 */
+
+static void on_sigusr1 (int sig)
+{
+  (void) sig;
+  progress_requested = 1;
+}
+
+static void progress_print (void)
+{
+  if (progress.enabled) {
+    printf ("    (%3.2f/100%%)\r", progress.current);
+    fflush (stdout);
+  }
+  else if (progress_requested) {
+    progress_requested = 0;
+    fprintf (stderr, "    (%3.2f/100%%)\n", progress.current);
+  }
+}
+
+void progress_init (bool enabled)
+{
+  struct sigaction sa;
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigusr1;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGUSR1, &sa, NULL);
+
+  progress.enabled = enabled;
+  progress.current = 0;
+  progress.last_printed = 0;
+  if (enabled)
+    progress_print ();
+}
+
+void progress_update (uint64_t done, uint64_t total)
+{
+  double current = total ? (double) done * 100.0 / (double) total : 100.0;
+
+  if (current > 100.0)
+    current = 100.0;
+  progress.current = current;
+  if (current > progress.last_printed + 1.0 ||
+      current < progress.last_printed - 1.0 ||
+      (current == 100.0 && progress.last_printed != 100.0) ||
+      progress_requested) {
+    progress.last_printed = current;
+    progress_print ();
+  }
+}
+
+void progress_end (void)
+{
+  if (progress.enabled)
+    putchar ('\n');
+}
+
+/* ---------------------------------------------------------------------- */
+/* Cancellation. */
+
+static volatile sig_atomic_t cancel_signo;
+
+static void on_cancel (int sig)
+{
+  cancel_signo = sig;
+}
+
+void cancel_install (void)
+{
+  struct sigaction sa;
+
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_cancel;
+  sa.sa_flags = SA_RESTART;     /* let the library's I/O finish */
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
+}
+
+int cancel_signal (void)
+{
+  return cancel_signo;
+}
+
+/* ---------------------------------------------------------------------- */
+
+int finish_stdout (void)
+{
+  int err = 0;
+
+  if (fflush (stdout) != 0)
+    err = errno;
+  if (ferror (stdout) && err == 0)
+    err = EIO;
+  if (fclose (stdout) != 0 && err == 0)
+    err = errno;
+  if (err != 0) {
+    error_msg ("write error: %s", strerror (err));
+    return -1;
+  }
+  return 0;
+}

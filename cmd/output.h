@@ -1,0 +1,52 @@
+/*
+ * output.h - what addcow-img prints, shared by the subcommands.
+ *
+ * Owns: JSON printing through jansson in qemu-img's layout, qemu's human
+ * size strings, the -p progress line, the qemu-style dump of a JSON
+ * object as indented "key: value" lines, the SIGINT/SIGTERM flag that
+ * cancels a long operation, and the final check that
+ * everything written to stdout really got there (> /dev/full is an error).
+ */
+#ifndef ADDCOW_CMD_OUTPUT_H
+#define ADDCOW_CMD_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* qemu's size_to_str: "%0.3g %sB" with B, KiB, MiB, ... EiB. */
+void format_size (uint64_t value, char *buf, size_t len);
+
+/* A JSON string for S; bytes that are not valid UTF-8 become U+FFFD
+ * (file names are bytes, JSON text is UTF-8). */
+json_t *json_text (const char *s);
+
+/* Print ROOT with 4-space indentation in insertion order, then '\n'.
+ * Takes ownership of ROOT.  Returns 0 or -1 (out of memory). */
+int json_print (json_t *root);
+
+/* Print OBJ's members as "key: value" lines the way qemu-img prints
+ * "Format specific information": INDENT spaces, '-' in keys shown as
+ * ' ', nested objects one level deeper. */
+void dump_json_human (const json_t *obj, int indent);
+
+/* Progress for commit/rebase.  progress_init(true) prints
+ * "    (0.00/100%)\r"; progress_update prints again whenever the value
+ * moved by at least 1 point (and at 100%); progress_end prints "\n".
+ * When not enabled, SIGUSR1 still prints the current value to stderr. */
+void progress_init (bool enabled);
+void progress_update (uint64_t done, uint64_t total);
+void progress_end (void);
+
+/* Cancellation of commit/rebase: after cancel_install(), SIGINT and
+ * SIGTERM only record the signal; cancel_signal() returns it (0: none). */
+void cancel_install (void);
+int cancel_signal (void);
+
+/* Flush and close stdout; on a write error print
+ * "PROG: write error: REASON" and return -1. */
+int finish_stdout (void);
+
+#endif /* ADDCOW_CMD_OUTPUT_H */
