@@ -163,11 +163,15 @@ static void dump_buffer (const unsigned char *buf, uint64_t offset,
   }
 }
 
+static void print_usage (const struct io_command *ct)
+{
+  printf ("%s%s%s -- %s\n", ct->name, *ct->args ? " " : "", ct->args,
+          ct->oneline);
+}
+
 static int usage (const char *name)
 {
-  const struct io_command *ct = find_io_command (name);
-
-  printf ("%s %s -- %s\n", ct->name, ct->args, ct->oneline);
+  print_usage (find_io_command (name));
   return -EINVAL;
 }
 
@@ -371,8 +375,7 @@ static int help_f (struct addcow *img, int argc, char **argv)
   (void) argc;
   (void) argv;
   for (i = 0; i < N_IO_COMMANDS; i++)
-    printf ("%s %s -- %s\n", io_commands[i].name, io_commands[i].args,
-            io_commands[i].oneline);
+    print_usage (&io_commands[i]);
   return 0;
 }
 
@@ -429,7 +432,8 @@ static int run_command (struct addcow *img, const char *text)
     r = -EINVAL;
   }
   else {
-    optind = 0;                 /* getopt afresh for every command */
+    optind = 0;                 /* getopt afresh for every command; */
+    opterr = 1;                 /* it reports "read: invalid option" */
     r = ct->fn (img, argc, argv);
   }
  out:
