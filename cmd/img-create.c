@@ -289,6 +289,12 @@ static int build_opts (struct create_args *a, struct addcow_create_opts *opts)
     opts->backing_name = NULL;
   if (check_backing_format (opts->backing_format, a->filename) < 0)
     return -1;
+  if (a->unsafe && opts->backing_name && opts->backing_format == NULL) {
+    /* Nothing to probe: the backing file is not opened. */
+    error_msg ("%s: a backing format (-F) is needed when the backing file "
+               "is not opened (-u)", a->filename);
+    return -1;
+  }
   if (a->size && parse_size_arg ("image size", a->size, &opts->size) < 0)
     return -1;
   if (!round_up_512 (&opts->size)) {
