@@ -177,12 +177,12 @@ pick_clusters() {
 # write_cmds CLUSTER_SIZE < clusters > commands: one qemu-io style write per
 # cluster, with a per-cluster pattern (never 0, so it is real data).
 write_cmds() {
-  awk -v c="$1" '{ printf "write -P 0x%02x %d %d\n", 1 + $1 % 255, $1 * c, c }'
+  awk -v c="$1" '{ printf "write -P 0x%02x %.0f %.0f\n", 1 + $1 % 255, $1 * c, c }'
 }
 
 # read_cmds CLUSTER_SIZE < clusters > commands: the matching verifications.
 read_cmds() {
-  awk -v c="$1" '{ printf "read -P 0x%02x %d %d\n", 1 + $1 % 255, $1 * c, c }'
+  awk -v c="$1" '{ printf "read -P 0x%02x %.0f %.0f\n", 1 + $1 % 255, $1 * c, c }'
 }
 
 # --- caches -----------------------------------------------------------------
@@ -204,7 +204,7 @@ hf() {
   local opts=()
   while [ "$1" != -- ]; do opts+=("$1"); shift; done
   shift
-  hyperfine --style basic --export-json "$json" "${opts[@]}" "$@" >&2
+  hyperfine --style "${BENCH_HF_STYLE:-none}" --export-json "$json" "${opts[@]}" "$@" >&2
 }
 
 # median JSON INDEX: median time in seconds of command INDEX.
@@ -242,15 +242,15 @@ row() { ROWS+=("$(IFS='|'; printf '%s' "$*")"); }   # row F1 F2 ... F6
 print_table() {
   local r
   printf '\n### %s\n\n' "$1"
-  printf '| %-34s | %-12s | %-12s | %-7s | %-18s | %-9s |\n' \
+  printf '| %-40s | %-12s | %-12s | %-7s | %-18s | %-9s |\n' \
     operation "$2" "$3" ratio target pass/fail
-  printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..36})" \
+  printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..42})" \
     "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..14})" \
     "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..20})" \
     "$(printf -- '-%.0s' {1..11})"
   for r in "${ROWS[@]}"; do
     IFS='|' read -r f1 f2 f3 f4 f5 f6 <<<"$r"
-    printf '| %-34s | %-12s | %-12s | %-7s | %-18s | %-9s |\n' \
+    printf '| %-40s | %-12s | %-12s | %-7s | %-18s | %-9s |\n' \
       "$f1" "$f2" "$f3" "$f4" "$f5" "$f6"
   done
   ROWS=()

@@ -95,6 +95,10 @@ compare_maps() {
   "$QEMU_IMG" map --output=json -f qcow2 "$d/ov.qcow2" > "$d/map.qemu"
   own=$(grep -c '"depth": 0, "present": true, "zero": false, "data": true' "$d/map.qemu" || true)
   note "qemu-img map: $(wc -l < "$d/map.qemu") entries, $own of them data of the overlay"
+  own=$(jq "[.[] | select(.depth == 0 and .data) | .length] | add // 0 | . / $CLUSTER" "$d/map.qemu")
+  if [ "$own" != "$(wc -l < "$d/clusters")" ]; then
+    note "qcow2 overlay owns $own clusters, expected $(wc -l < "$d/clusters"): set-up FAILED"; BAD=1
+  fi
   if [ "$READY" != 1 ]; then
     note "maps identical: n/a (addcow-img not built)"
     return
