@@ -7,6 +7,11 @@
  * through image_open, so chains nest to any depth up to
  * ADDCOW_MAX_CHAIN_DEPTH, and the set of (device, inode) pairs already in
  * the chain catches loops, including a backing that is the image itself.
+ *
+ * Which layer is opened read-write: ADDCOW_OPEN_BACKING_WRITE makes the
+ * backing file writable (commit); the internal write depth (see
+ * open_write_depth) reaches a layer further down (commit -b) while the
+ * layers in between stay read-only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,10 +21,28 @@
 #include "internal.h"
 #include "le.h"
 
+unsigned
+open_write_depth (unsigned flags)
+{
+  unsigned d = (flags & OPEN_WRITE_DEPTH_MASK) >> OPEN_WRITE_DEPTH_SHIFT;
+
+  return d ? d : (flags & ADDCOW_OPEN_BACKING_WRITE) ? 1 : 0;
+}
+
+unsigned
+open_write_depth_flags (unsigned depth)
+{
+  if (depth == 0)
+    return 0;
+  if (depth == 1)
+    return ADDCOW_OPEN_BACKING_WRITE;
+  return (depth << OPEN_WRITE_DEPTH_SHIFT) & OPEN_WRITE_DEPTH_MASK;
+}
+
 static int
 open_raw (struct addcow *img, struct chain_seen *seen)
 {
-  bool writer = img->flags & ADDCOW_OPEN_BACKING_WRITE;
+  bool writer = open_write_depth (img->flags) == 1;
   struct acfile *f = &img->backing_raw;
   unsigned i;
   int r;
@@ -48,14 +71,17 @@ static int
 open_addcow (struct addcow *img, struct chain_seen *seen)
 {
   struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+  unsigned wdepth = open_write_depth (img->flags);
   int r;
 
   if (seen->depth + 1 >= ADDCOW_MAX_CHAIN_DEPTH)
     return set_error (ELOOP, "%s: backing chain is deeper than %d layers",
                       img->filename, ADDCOW_MAX_CHAIN_DEPTH);
   opts.flags = img->flags & ADDCOW_OPEN_FORCE_SHARE;
-  if (img->flags & ADDCOW_OPEN_BACKING_WRITE)
+  if (wdepth == 1)
     opts.flags |= ADDCOW_OPEN_WRITE;
+  else if (wdepth > 1)
+    opts.flags |= open_write_depth_flags (wdepth - 1);
   opts.io = &img->io;
   seen->depth++;
   r = image_open (img->backing_path, &opts, seen, NULL, &img->backing_img);

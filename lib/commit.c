@@ -1,10 +1,351 @@
-/* commit.c - placeholder until addcow_commit lands (issue 3). */
+/*
+ * commit.c - addcow_commit: write the clusters an image holds into its
+ * backing file (or into a deeper layer, BASE), then empty the image.
+ *
+ * What is copied: every run allocated in a layer above BASE, the top layer
+ * winning, from that layer's image file to the same offset of BASE - a raw
+ * BASE in place (copy_file_range, holes as holes), an add-cow BASE through
+ * its own write path (its copy-on-write and bitmap rules).  A raw BASE
+ * shorter than the image is grown to its size first, as qemu-img does; an
+ * add-cow BASE cannot grow (this library has no resize), so data past its
+ * end is refused before anything is written.
+ *
+ * Ordering (spec 7, in reverse for clearing): the work goes in batches of
+ * COPY_BATCH_BYTES of data, in offset order.  For each batch:
+ *   1. copy the batch's runs into BASE;
+ *   2. make them durable in BASE (raw: fdatasync; add-cow: its flush, which
+ *      syncs its data before its own bitmap);
+ *   3. unless keeping: clear the batch's bits in memory, write the bitmap,
+ *      fdatasync the add-cow file - a cleared bit now exposes BASE's copy,
+ *      which is already durable;
+ *   4. punch the batch's range out of the image file (all of it is
+ *      unallocated now; its contents no longer matter).
+ * A bit is never cleared before its data is durable in BASE, so a crash,
+ * an error or a cancellation at any point leaves the disk as it was, and
+ * running commit again copies what is still allocated and finishes.  With
+ * BASE given the image is kept (qemu-img's -b implies -d); the layers in
+ * between stay read-only, and their own disks now see BASE's new data.
+ *
+ * On an error, bits set or cleared in memory but not yet durable are
+ * dropped (never flushed at close after a failed sync).  On a
+ * cancellation the current batch is finished first (steps 2-3).
+ */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "checked.h"
 #include "internal.h"
+
+struct commit {
+  const char *path;
+  struct addcow *top;
+  unsigned depth;               /* BASE's depth below top: 1 = backing */
+  struct addcow *above;         /* the layer whose backing BASE is */
+  struct addcow *base_img;      /* add-cow BASE, or NULL */
+  struct acfile *base_raw;      /* raw BASE, or NULL */
+  const char *base_name;        /* BASE's path, for messages */
+  bool keep;
+  uint64_t batch_bytes;
+  uint64_t batch_start;         /* offset where the current batch began */
+  uint64_t batch_data;          /* bytes copied in it */
+  struct progress prog;
+};
+
+/* ---- finding BASE ------------------------------------------------------ */
+
+static bool
+same_file (const struct stat *st, dev_t dev, ino_t ino)
+{
+  return st && st->st_dev == dev && st->st_ino == ino;
+}
+
+/* Is the backing of LAYER the file BASE (by name as stored, resolved path,
+ * or identity)? */
+static bool
+backing_is (const struct addcow *layer, const char *base,
+            const struct stat *st)
+{
+  if (strcmp (layer->hdr.backing_name, base) == 0
+      || (layer->backing_path && strcmp (layer->backing_path, base) == 0))
+    return true;
+  if (layer->backing_kind == BACKING_RAW)
+    return same_file (st, layer->backing_raw.dev, layer->backing_raw.ino);
+  return layer->backing_img
+    && same_file (st, layer->backing_img->meta.dev,
+                  layer->backing_img->meta.ino);
+}
+
+/* The depth of BASE below PATH, from a look at the chain without locks. */
+static int
+find_base_depth (const char *path, const struct addcow_commit_opts *opts,
+                 unsigned *depth)
+{
+  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *top, *layer;
+  struct stat st;
+  bool have_st = stat (opts->base, &st) == 0;
+  int r;
+
+  oo.flags = ADDCOW_OPEN_FORCE_SHARE;
+  oo.io = opts->io;
+  if ((r = addcow_open (path, &oo, &top)) < 0)
+    return r;
+  r = set_error (EINVAL, "%s: '%s' is not in the backing chain of the "
+                 "image", path, opts->base);
+  for (layer = top, *depth = 1; layer && layer->hdr.backing_name;
+       layer = layer->backing_img, ++*depth)
+    if (layer->backing_kind != BACKING_NONE
+        && backing_is (layer, opts->base, have_st ? &st : NULL)) {
+      r = 0;
+      break;
+    }
+  addcow_close (top);
+  return r;
+}
+
+/* Open the chain with BASE writable; find BASE in it. */
+static int
+open_chain (struct commit *c, const struct addcow_commit_opts *opts)
+{
+  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
+  unsigned i;
+  int r;
+
+  oo.flags = (c->keep ? 0 : ADDCOW_OPEN_WRITE)
+             | open_write_depth_flags (c->depth);
+  oo.io = opts->io;
+  if ((r = addcow_open (c->path, &oo, &c->top)) < 0)
+    return r;
+  if (c->top->all_allocated && c->top->hdr.backing_name)
+    return set_error (EINVAL, "%s: the image is all allocated and does not "
+                      "use its backing file", c->path);
+  c->above = c->top;
+  for (i = 1; i < c->depth && c->above; i++)
+    c->above = c->above->backing_img;
+  if (!c->above || c->above->backing_kind == BACKING_NONE)
+    return set_error (EINVAL, "%s: Image does not have a backing file",
+                      c->path);
+  if (c->above->backing_kind == BACKING_RAW)
+    c->base_raw = &c->above->backing_raw;
+  else
+    c->base_img = c->above->backing_img;
+  c->base_name = c->above->backing_path;
+  return 0;
+}
+
+/* ---- what to copy ------------------------------------------------------ */
+
+/* The run at OFFSET: the image file of the highest layer above BASE that
+ * holds it, or fd -1 (no layer above BASE holds it). */
+static int
+owner_at (struct commit *c, uint64_t offset, uint64_t max, struct source *s)
+{
+  struct addcow *layer = c->top;
+  uint64_t len;
+  unsigned i;
+  int r;
+
+  s->fd = -1;
+  s->len = max;
+  for (i = 0; i < c->depth && offset < layer->virtual_size; i++) {
+    if ((r = addcow_is_allocated (layer, offset, max, &len)) < 0)
+      return r;
+    s->len = max = len;
+    if (r) {
+      s->fd = layer->image.fd;
+      return 0;
+    }
+    layer = layer->backing_img;
+  }
+  return 0;
+}
+
+/* Bytes held above BASE in [from, top's end). */
+static int
+owned_bytes (struct commit *c, uint64_t from, uint64_t *total)
+{
+  struct source s;
+  int r;
+
+  *total = 0;
+  for (; from < c->top->virtual_size; from += s.len) {
+    if ((r = owner_at (c, from, c->top->virtual_size - from, &s)) < 0)
+      return r;
+    if (s.fd >= 0)
+      *total += s.len;
+  }
+  return 0;
+}
+
+/* A raw BASE grows to the image's size; an add-cow one cannot, so it must
+ * already reach every byte to be copied. */
+static int
+fit_base (struct commit *c)
+{
+  uint64_t size = c->top->virtual_size, beyond;
+  int r;
+
+  if (c->base_raw && c->base_raw->size < size) {
+    if ((r = io_truncate (&c->top->io, c->base_raw->fd, size)) < 0)
+      return set_error (-r, "%s: could not grow backing file '%s' to %llu "
+                        "bytes: %s", c->path, c->base_name,
+                        (unsigned long long) size, strerror (-r));
+    c->base_raw->size = c->above->backing_size = size;
+  }
+  if (c->base_img && c->base_img->virtual_size < size) {
+    if ((r = owned_bytes (c, c->base_img->virtual_size, &beyond)) < 0)
+      return r;
+    if (beyond)
+      return set_error (ENOSPC, "%s: backing file '%s' is an add-cow image "
+                        "of %llu bytes, smaller than the data to commit "
+                        "(%llu bytes), and add-cow images cannot grow",
+                        c->path, c->base_name,
+                        (unsigned long long) c->base_img->virtual_size,
+                        (unsigned long long) size);
+  }
+  return 0;
+}
+
+/* ---- copying ----------------------------------------------------------- */
+
+/* Copy [offset, offset+len) of the image file FD into an add-cow BASE:
+ * data through its write path, holes as zeros. */
+static int
+copy_into_addcow (struct commit *c, int fd, uint64_t len, uint64_t offset)
+{
+  uint64_t end = offset + len;
+  struct source s;
+  int r;
+
+  for (; offset < end; offset += s.len) {
+    raw_source (fd, UINT64_MAX, offset, end - offset, &s);
+    r = s.fd >= 0 ? image_copy_from (c->base_img, fd, s.len, offset)
+                  : addcow_pwrite_zeroes (c->base_img, s.len, offset);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+static int
+copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
+{
+  int r;
+
+  if (c->base_img)
+    return copy_into_addcow (c, fd, len, offset);
+  r = copy_to_file (&c->top->io, fd, c->base_raw->fd, c->base_raw->size,
+                    len, offset);
+  if (r < 0)
+    return set_error (-r, "%s: could not copy to backing file '%s': %s",
+                      c->path, c->base_name, strerror (-r));
+  return 0;
+}
+
+/* Steps 2-4 for the batch [batch_start, end). */
+static int
+end_batch (struct commit *c, uint64_t end)
+{
+  struct addcow *top = c->top;
+  uint64_t first = c->batch_start >> top->cluster_bits;
+  int r;
+
+  if (c->batch_data == 0)
+    goto done;
+  if (c->base_img && (r = addcow_flush (c->base_img)) < 0)
+    return r;
+  if (c->base_raw && (r = io_datasync (&top->io, c->base_raw->fd)) < 0)
+    return set_error (-r, "%s: could not sync backing file '%s': %s",
+                      c->path, c->base_name, strerror (-r));
+  if (c->keep)
+    goto done;
+  bitmap_clear_range (&top->bm, first,
+                      div_round_up (end, top->cluster_size) - first);
+  if ((r = image_write_bitmap_blocks (top)) < 0)
+    return r;
+  if ((r = io_datasync (&top->io, top->meta.fd)) < 0)
+    return set_error (-r, "%s: could not sync the bitmap: %s", c->path,
+                      strerror (-r));
+  r = punch_if_possible (&top->io, top->image.fd, c->batch_start,
+                         end - c->batch_start);
+  if (r < 0)
+    return set_error (-r, "%s: could not free the committed clusters of "
+                      "image file '%s': %s", c->path, top->image.path,
+                      strerror (-r));
+ done:
+  c->batch_start = end;
+  c->batch_data = 0;
+  return 0;
+}
+
+static int
+copy_all (struct commit *c)
+{
+  uint64_t size = c->top->virtual_size, pos = 0;
+  struct source s;
+  int r;
+
+  while (pos < size) {
+    if ((r = owner_at (c, pos, min_u64 (size - pos, COPY_CHUNK_BYTES),
+                       &s)) < 0)
+      return r;
+    if (s.fd >= 0 && (r = copy_piece (c, s.fd, s.len, pos)) < 0)
+      return r;
+    pos += s.len;
+    if (s.fd < 0)
+      continue;
+    c->batch_data += s.len;
+    if (c->batch_data >= c->batch_bytes && (r = end_batch (c, pos)) < 0)
+      return r;
+    if ((r = progress_add (&c->prog, s.len, c->path)) < 0) {
+      int e = end_batch (c, pos);
+      return e < 0 ? e : r;
+    }
+  }
+  return end_batch (c, size);
+}
+
+/* After a failure: nothing that is not durable may reach the disk. */
+static void
+drop_unsynced (struct commit *c)
+{
+  if (c->base_img && c->base_img->bm.bytes)
+    bitmap_clear_dirty (&c->base_img->bm);
+  if (c->top && c->top->bm.bytes)
+    bitmap_clear_dirty (&c->top->bm);
+}
+
+int
+commit_run (const char *path, const struct addcow_commit_opts *opts,
+            uint64_t batch_bytes)
+{
+  struct commit c = { .path = path, .depth = 1, .batch_bytes = batch_bytes };
+  uint64_t total = 0;
+  int r;
+
+  if (!path || !opts || opts->version != ADDCOW_COMMIT_OPTS_VERSION)
+    return set_error (EINVAL, "addcow_commit: bad arguments");
+  c.keep = opts->keep || opts->base;
+  if (opts->base && (r = find_base_depth (path, opts, &c.depth)) < 0)
+    return r;
+  if ((r = open_chain (&c, opts)) == 0
+      && (r = owned_bytes (&c, 0, &total)) == 0
+      && (r = fit_base (&c)) == 0) {
+    progress_start (&c.prog, opts->progress, opts->progress_opaque, total);
+    if ((r = progress_add (&c.prog, 0, path)) == 0)
+      r = copy_all (&c);
+  }
+  if (r < 0 && r != -ECANCELED)
+    drop_unsynced (&c);
+  if (addcow_close (c.top) < 0 && r == 0)
+    r = -EIO;
+  return r;
+}
 
 int
 addcow_commit (const char *path, const struct addcow_commit_opts *opts)
 {
-  (void) opts;
-  return set_error (ENOSYS, "%s: commit is not implemented yet", path);
+  return commit_run (path, opts, COPY_BATCH_BYTES);
 }

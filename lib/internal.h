@@ -219,4 +219,83 @@ int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
 /* write.c */
 int image_write_bitmap_blocks (struct addcow *img);
 
+/* ---- commit.c / rebase.c / copy.c ---- */
+
+/* backing.c: open flags only the library sets.  The write depth says which
+ * layer below an image is opened read-write: 1 is its backing file (the
+ * same as ADDCOW_OPEN_BACKING_WRITE), 2 the backing file of that, ...; the
+ * layers in between stay read-only. */
+#define OPEN_WRITE_DEPTH_SHIFT 24
+#define OPEN_WRITE_DEPTH_MASK (0x3fu << OPEN_WRITE_DEPTH_SHIFT)
+unsigned open_write_depth (unsigned flags);
+unsigned open_write_depth_flags (unsigned depth);
+
+/* write.c: write [offset, offset+count) of the disk from the file FD, which
+ * holds the data at the same offsets, through the copy-on-write path (bits
+ * in memory, as addcow_pwrite). */
+int image_copy_from (struct addcow *img, int fd, uint64_t count,
+                     uint64_t offset);
+
+/* copy.c: where the bytes of a run come from, and moving them in bulk. */
+
+#define COPY_BATCH_BYTES (UINT64_C (256) << 20) /* data per sync */
+#define COPY_CHUNK_BYTES (UINT64_C (64) << 20)  /* work between progress
+                                                 * calls (a multiple of
+                                                 * every cluster size) */
+
+/* A run of a disk or a file: in file FD at the same offset, or zeros
+ * (FD -1: a hole, past the end, or no layer holds it). */
+struct source {
+  int fd;
+  uint64_t len;                 /* > 0 */
+};
+
+/* Raw file FD of SIZE bytes at OFFSET: data or hole (SEEK_DATA/SEEK_HOLE;
+ * past SIZE: zeros), at most MAX bytes. */
+void raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
+                 struct source *s);
+/* IMG's virtual disk at OFFSET (< its virtual size). */
+int disk_source (struct addcow *img, uint64_t offset, uint64_t max,
+                 struct source *s);
+/* What the unallocated clusters of IMG read at OFFSET: its backing chain. */
+int chain_source (struct addcow *img, uint64_t offset, uint64_t max,
+                  struct source *s);
+
+/* Copy [offset, offset+len) of the file SRC_FD (-1: zeros) to the same
+ * offset of DST_FD (DST_SIZE bytes): data with io_copy, holes of SRC_FD as
+ * zeros written only where DST_FD is not a hole already. */
+int copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
+                  uint64_t dst_size, uint64_t len, uint64_t offset);
+/* Punch [offset, offset+len) of FD out if the I/O table can (space only:
+ * nothing relies on it); unsupported is not an error. */
+int punch_if_possible (const struct addcow_io *io, int fd, uint64_t offset,
+                       uint64_t len);
+
+/* Progress in bytes of work, and the cancellation point. */
+struct progress {
+  addcow_progress_fn fn;
+  void *opaque;
+  uint64_t done, total;
+};
+void progress_start (struct progress *p, addcow_progress_fn fn, void *opaque,
+                     uint64_t total);
+/* Add N to done and report; -ECANCELED (message naming FILE) when the
+ * callback asks to stop. */
+int progress_add (struct progress *p, uint64_t n, const char *file);
+
+/* rewrite.c: replace the add-cow file of IMG (open for writing, its bitmap
+ * in memory already on disk) by a new one with the backing name BACKING_NAME
+ * (NULL: none) of format BACKING_FMT, compat features | SET_COMPAT, and the
+ * same bitmap: written beside it, synced, locked, renamed over it, directory
+ * synced.  IMG then uses the new file. */
+int image_rewrite_header (struct addcow *img, const char *backing_name,
+                          const char *backing_fmt, uint64_t set_compat);
+
+/* The operations with the batch size as a parameter (tests use tiny ones
+ * so that a small image goes through many batches). */
+int commit_run (const char *path, const struct addcow_commit_opts *opts,
+                uint64_t batch_bytes);
+int rebase_run (const char *path, const struct addcow_rebase_opts *opts,
+                uint64_t batch_bytes);
+
 #endif /* ADDCOW_INTERNAL_H */

@@ -7,6 +7,11 @@
  * memory and are marked dirty; addcow_flush syncs the image file first and
  * only then writes the dirty bitmap blocks and syncs the add-cow file, so a
  * bit never reaches the disk before the data it vouches for.
+ *
+ * The data of a write comes from a buffer (addcow_pwrite), from zeros
+ * (addcow_pwrite_zeroes), or from another file at the same offsets
+ * (image_copy_from, which commit uses so that whole clusters move with
+ * copy_file_range instead of through a buffer).
  */
 #include <errno.h>
 #include <string.h>
@@ -14,14 +19,42 @@
 #include "checked.h"
 #include "internal.h"
 
-/* Write BUF (NULL: zeros) to the image file at OFFSET. */
+/* Where the bytes of a write come from: a buffer, a file that holds them at
+ * the same offsets (commit copies an image file into its backing file this
+ * way), or zeros. */
+struct wsrc {
+  const uint8_t *buf;           /* the bytes for the current offset */
+  int fd;                       /* >= 0: a file, at the same offsets */
+};
+
+static bool
+src_is_zero (struct wsrc src)
+{
+  return !src.buf && src.fd < 0;
+}
+
+/* SRC moved on by N bytes. */
+static struct wsrc
+src_skip (struct wsrc src, uint64_t n)
+{
+  if (src.buf)
+    src.buf += n;
+  return src;
+}
+
+/* Write LEN bytes of SRC to the image file at OFFSET. */
 static int
-write_run (struct addcow *img, const uint8_t *buf, uint64_t len,
+write_run (struct addcow *img, struct wsrc src, uint64_t len,
            uint64_t offset)
 {
-  int r = buf ? io_write (&img->io, img->image.fd, buf, (size_t) len, offset)
-              : io_write_zeroes (&img->io, img->image.fd, len, offset);
+  int r;
 
+  if (src.buf)
+    r = io_write (&img->io, img->image.fd, src.buf, (size_t) len, offset);
+  else if (src.fd >= 0)
+    r = io_copy (&img->io, src.fd, img->image.fd, len, offset);
+  else
+    r = io_write_zeroes (&img->io, img->image.fd, len, offset);
   if (r < 0)
     return set_error (-r, "%s: could not write image file '%s': %s",
                       img->filename, img->image.path, strerror (-r));
@@ -37,44 +70,60 @@ cluster_bounds (const struct addcow *img, uint64_t offset, uint64_t *start,
   *end = min_u64 (*start + img->cluster_size, img->virtual_size);
 }
 
+/* Put LEN bytes of SRC at DST (a part of the COW cluster buffer). */
+static int
+src_read (struct addcow *img, struct wsrc src, uint8_t *dst, uint64_t len,
+          uint64_t offset)
+{
+  int r;
+
+  if (src.buf)
+    memcpy (dst, src.buf, len);
+  else if (src.fd < 0)
+    memset (dst, 0, len);
+  else if ((r = io_read (&img->io, src.fd, dst, (size_t) len, offset)) < 0)
+    return set_error (-r, "%s: could not read the data to write: %s",
+                      img->filename, strerror (-r));
+  return 0;
+}
+
 /* Write part of an unallocated cluster: fill the rest from below. */
 static int
-cow_cluster (struct addcow *img, const uint8_t *buf, uint64_t len,
+cow_cluster (struct addcow *img, struct wsrc src, uint64_t len,
              uint64_t offset)
 {
   uint64_t cstart, cend;
   int r;
 
   cluster_bounds (img, offset, &cstart, &cend);
-  if ((r = backing_read (img, img->cluster_buf, cend - cstart, cstart)) < 0)
+  if ((r = backing_read (img, img->cluster_buf, cend - cstart, cstart)) < 0
+      || (r = src_read (img, src, img->cluster_buf + (offset - cstart), len,
+                        offset)) < 0)
     return r;
-  if (buf)
-    memcpy (img->cluster_buf + (offset - cstart), buf, len);
-  else
-    memset (img->cluster_buf + (offset - cstart), 0, len);
-  return write_run (img, img->cluster_buf, cend - cstart, cstart);
+  return write_run (img, (struct wsrc) { img->cluster_buf, -1 },
+                    cend - cstart, cstart);
 }
 
 /* Write a run of unallocated clusters, then set their bits in memory. */
 static int
-write_unallocated (struct addcow *img, const uint8_t *buf, uint64_t len,
+write_unallocated (struct addcow *img, struct wsrc src, uint64_t len,
                    uint64_t offset)
 {
   uint64_t end = offset + len, pos = offset, cstart, cend, full_end;
   int r;
 
   while (pos < end) {
-    const uint8_t *src = buf ? buf + (pos - offset) : NULL;
+    struct wsrc here = src_skip (src, pos - offset);
     cluster_bounds (img, pos, &cstart, &cend);
     if (pos == cstart && end >= cend) {  /* whole clusters: one write */
       full_end = end == img->virtual_size
         ? end : end & ~((uint64_t) img->cluster_size - 1);
-      r = write_run (img, src, full_end - pos, pos);
+      r = write_run (img, here, full_end - pos, pos);
       pos = full_end;
     }
     else {
       uint64_t piece = min_u64 (end, cend) - pos;
-      r = cow_cluster (img, src, piece, pos);
+      r = cow_cluster (img, here, piece, pos);
       pos += piece;
     }
     if (r < 0)
@@ -95,7 +144,7 @@ reads_as_zeros (const struct addcow *img, uint64_t offset)
 }
 
 static int
-write_common (struct addcow *img, const uint8_t *buf, uint64_t count,
+write_common (struct addcow *img, struct wsrc src, uint64_t count,
               uint64_t offset)
 {
   uint64_t len;
@@ -109,15 +158,14 @@ write_common (struct addcow *img, const uint8_t *buf, uint64_t count,
     if ((r = addcow_is_allocated (img, offset, count, &len)) < 0)
       return r;
     if (r)
-      r = write_run (img, buf, len, offset);
-    else if (!buf && reads_as_zeros (img, offset))
+      r = write_run (img, src, len, offset);
+    else if (src_is_zero (src) && reads_as_zeros (img, offset))
       r = 0;
     else
-      r = write_unallocated (img, buf, len, offset);
+      r = write_unallocated (img, src, len, offset);
     if (r < 0)
       return r;
-    if (buf)
-      buf += len;
+    src = src_skip (src, len);
     offset += len;
     count -= len;
   }
@@ -130,13 +178,19 @@ addcow_pwrite (struct addcow *img, const void *buf, size_t count,
 {
   if (!buf && count)
     return set_error (EINVAL, "%s: NULL buffer", img->filename);
-  return write_common (img, buf, count, offset);
+  return write_common (img, (struct wsrc) { buf, -1 }, count, offset);
 }
 
 int
 addcow_pwrite_zeroes (struct addcow *img, uint64_t count, uint64_t offset)
 {
-  return write_common (img, NULL, count, offset);
+  return write_common (img, (struct wsrc) { NULL, -1 }, count, offset);
+}
+
+int
+image_copy_from (struct addcow *img, int fd, uint64_t count, uint64_t offset)
+{
+  return write_common (img, (struct wsrc) { NULL, fd }, count, offset);
 }
 
 int

@@ -1,0 +1,168 @@
+/*
+ * copy.c - the bulk copy engine of commit and rebase: where the bytes of a
+ * run come from, moving them between files, and progress.
+ *
+ * A "source" names the file that holds a run at the same offset (image
+ * files hold data at its guest offset, so every copy in a chain is
+ * offset-preserving), or says the run reads as zeros.  Resolving a run
+ * walks the layers with the bitmaps' own runs (addcow_is_allocated) and
+ * asks a raw file for its data and holes (SEEK_DATA/SEEK_HOLE), so a copy
+ * moves large runs with copy_file_range (io_copy) and never reads a hole.
+ *
+ * Invariants: a source never extends past the run asked for, never past
+ * the end of the layer that answers, and is never empty.  Nothing here
+ * syncs or touches a bitmap: ordering is the callers' (commit.c,
+ * rebase.c).
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "checked.h"
+#include "internal.h"
+
+void
+raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
+            struct source *s)
+{
+  off_t d, h;
+
+  s->fd = -1;
+  s->len = max;
+  if (offset >= size)                   /* past the end: zeros */
+    return;
+  max = min_u64 (max, size - offset);
+  s->len = max;
+  d = lseek (fd, (off_t) offset, SEEK_DATA);
+  if (d < 0 && errno == ENXIO)          /* a hole up to the end of file */
+    return;
+  if (d < 0) {                          /* no SEEK_DATA here: all data */
+    s->fd = fd;
+    return;
+  }
+  if ((uint64_t) d > offset) {          /* a hole, then data */
+    s->len = min_u64 ((uint64_t) d - offset, max);
+    return;
+  }
+  s->fd = fd;
+  h = lseek (fd, (off_t) offset, SEEK_HOLE);
+  if (h > d)
+    s->len = min_u64 ((uint64_t) h - offset, max);
+}
+
+int
+disk_source (struct addcow *img, uint64_t offset, uint64_t max,
+             struct source *s)
+{
+  uint64_t len;
+  int r;
+
+  if (offset >= img->virtual_size) {
+    s->fd = -1;
+    s->len = max;
+    return 0;
+  }
+  if ((r = addcow_is_allocated (img, offset, max, &len)) < 0)
+    return r;
+  if (r) {
+    raw_source (img->image.fd, img->virtual_size, offset, len, s);
+    return 0;
+  }
+  return chain_source (img, offset, len, s);
+}
+
+int
+chain_source (struct addcow *img, uint64_t offset, uint64_t max,
+              struct source *s)
+{
+  if (img->backing_error)
+    return set_error (EIO, "%s", img->backing_error);
+  if (img->backing_kind == BACKING_NONE || offset >= img->backing_size) {
+    s->fd = -1;
+    s->len = max;
+    return 0;
+  }
+  max = min_u64 (max, img->backing_size - offset);
+  if (img->backing_kind == BACKING_RAW) {
+    raw_source (img->backing_raw.fd, img->backing_size, offset, max, s);
+    return 0;
+  }
+  return disk_source (img->backing_img, offset, max, s);
+}
+
+/* Make [offset, offset+len) of FD (SIZE bytes) read as zeros, leaving the
+ * parts that are holes (or past its end) alone. */
+static int
+zero_unless_hole (const struct addcow_io *io, int fd, uint64_t size,
+                  uint64_t len, uint64_t offset)
+{
+  uint64_t end = offset + len;
+  struct source here;
+  int r;
+
+  while (offset < end) {
+    raw_source (fd, size, offset, end - offset, &here);
+    if (here.fd >= 0 && (r = io_write_zeroes (io, fd, here.len, offset)) < 0)
+      return r;
+    offset += here.len;
+  }
+  return 0;
+}
+
+int
+copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
+              uint64_t dst_size, uint64_t len, uint64_t offset)
+{
+  uint64_t end = offset + len;
+  struct source here;
+  int r;
+
+  while (offset < end) {
+    if (src_fd < 0) {
+      here.fd = -1;
+      here.len = end - offset;
+    }
+    else                        /* its size is not needed: EOF is a hole */
+      raw_source (src_fd, UINT64_MAX, offset, end - offset, &here);
+    if (here.fd >= 0)
+      r = io_copy (io, here.fd, dst_fd, here.len, offset);
+    else
+      r = zero_unless_hole (io, dst_fd, dst_size, here.len, offset);
+    if (r < 0)
+      return r;
+    offset += here.len;
+  }
+  return 0;
+}
+
+int
+punch_if_possible (const struct addcow_io *io, int fd, uint64_t offset,
+                   uint64_t len)
+{
+  if (!io->punch_hole || len == 0)
+    return 0;
+  if (io->punch_hole (io->opaque, fd, (off_t) offset, (off_t) len) == 0)
+    return 0;
+  if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL
+      || errno == ENODEV)
+    return 0;
+  return -errno;
+}
+
+void
+progress_start (struct progress *p, addcow_progress_fn fn, void *opaque,
+                uint64_t total)
+{
+  p->fn = fn;
+  p->opaque = opaque;
+  p->done = 0;
+  p->total = total;
+}
+
+int
+progress_add (struct progress *p, uint64_t n, const char *file)
+{
+  p->done = min_u64 (p->done + n, p->total);
+  if (p->fn && p->fn (p->opaque, p->done, p->total) != 0)
+    return set_error (ECANCELED, "%s: cancelled", file);
+  return 0;
+}
