@@ -59,10 +59,12 @@ open_meta (struct addcow *img, struct chain_seen *seen)
   int r = file_open (&img->meta, img->filename, img->writable,
                      img->filename, NULL);
 
-  if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
-    r = file_lock (&img->meta, img->writable, img->filename);
+  /* The loop check first: a chain that comes back to a file this open
+   * holds would otherwise trip over its own lock. */
   if (r == 0)
     r = seen_add (seen, &img->meta, img->filename);
+  if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
+    r = file_lock (&img->meta, img->writable, img->filename);
   return r;
 }
 
@@ -112,15 +114,15 @@ open_image_file (struct addcow *img, struct chain_seen *seen,
   r = file_open (&img->image, path, img->writable, img->filename,
                  "image file");
   free (path);
-  if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
-    r = file_lock (&img->image, img->writable, img->filename);
-  if (r == -EBUSY)
-    return r;
   if (r == 0)
     r = seen_add (seen, &img->image, img->filename);
+  if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
+    r = file_lock (&img->image, img->writable, img->filename);
+  if (r == -EBUSY || (r < 0 && !p->collect))
+    return r;                   /* keep the errno: ENOENT, ELOOP, ... */
   if (r < 0) {
-    r = problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
-    return r < 0 ? r : 1;
+    problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
+    return 1;
   }
   img->cluster_bits = img->hdr.cluster_bits;
   img->cluster_size = UINT32_C (1) << img->cluster_bits;
@@ -224,12 +226,14 @@ open_backing_chain (struct addcow *img, struct chain_seen *seen,
 {
   int r = backing_open (img, seen);
 
-  if (r == 0 || r == -ENOMEM)
+  if (r == 0 || r == -ENOMEM || r == -EBUSY)
     return r;
   if (!p->collect && (img->flags & ADDCOW_OPEN_NO_BACKING)) {
     img->backing_error = strdup (addcow_get_error ());
     return img->backing_error ? 0 : set_error (ENOMEM, "out of memory");
   }
+  if (!p->collect)
+    return r;                   /* keep the errno: ELOOP, ENOTSUP, ... */
   return problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
 }
 
