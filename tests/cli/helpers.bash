@@ -105,3 +105,12 @@ poke() {
 strip_timing() {
     sed -E 's/^(.*, [0-9]+ ops); .*$/\1/'
 }
+
+# An add-cow view of a raw file (no backing: all allocated, reads the raw
+# file as it is), so that addcow-io can check a raw file's contents.
+# Prints the name of the view.
+raw_view() {
+    local view=${1%.*}-view.add-cow
+    "$IMG" create -q --force -o image_file="$(basename "$1")" "$view"
+    echo "$view"
+}
