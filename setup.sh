@@ -43,11 +43,11 @@ run_tests() {
 # writes through addcow-io, info and map, then flatten: the raw file alone
 # is the disk.
 run_demo() {
-  local img=$PWD/build/cmd/addcow-img io=$PWD/build/cmd/addcow-io dir
+  local img=$PWD/${BUILD_DIR:-build}/cmd/addcow-img io=$PWD/${BUILD_DIR:-build}/cmd/addcow-io dir
   dir=$(mktemp -d /tmp/addcow-demo.XXXXXX)
   trap 'rm -rf "$dir"' EXIT
   cd "$dir"
-  show() { printf '\n$ %s\n' "$*"; "$@"; }
+  show() { printf '\n$'; printf ' %q' "${@##*/}"; printf '\n'; "$@"; }
 
   echo "== a 4 MiB golden image (an add-cow image without backing: golden.raw)"
   show "$img" create golden.add-cow 4M
@@ -65,7 +65,8 @@ run_demo() {
   echo; echo "== vm1.raw alone is now the disk: drop the rest, read it with qemu-io"
   show rm golden.add-cow golden.raw vm1.add-cow
   show qemu-io -f raw -c 'read -P 0x11 0 64k' -c 'read -P 0x22 64k 64k' \
-       -c 'read -P 0x11 128k 896k' -c 'read -P 0x33 1M 4k' vm1.raw
+       -c 'read -P 0x11 128k 896k' -c 'read -P 0x33 1M 4k' \
+       -c 'read -P 0x11 1028k 3068k' vm1.raw
 }
 
 case "${1:-demo}" in
