@@ -42,8 +42,6 @@ struct tio {
 void tio_init (struct tio *t, bool writeback);
 /* The crash: forget what is pending. */
 void tio_crash (struct tio *t);
-/* No crash: apply what is pending (it would reach the disk some time). */
-void tio_settle (struct tio *t);
 void tio_free (struct tio *t);
 
 /* ---- fixtures ------------------------------------------------------ */
