@@ -26,7 +26,7 @@ struct tio_pend {
 /* ---- the cache model ------------------------------------------------- */
 
 static int
-fail (int err)
+fail_with (int err)
 {
   errno = err;
   return -1;
@@ -173,7 +173,7 @@ m_pread (void *opaque, int fd, void *buf, size_t count, off_t offset)
   ssize_t r;
 
   if (t->crashed)
-    return fail (EIO);
+    return fail_with (EIO);
   while (got < count) {
     r = pread (fd, (uint8_t *) buf + got, count - got, offset + (off_t) got);
     if (r < 0)
@@ -193,12 +193,12 @@ m_pwrite (void *opaque, int fd, const void *buf, size_t count, off_t offset)
   struct tio *t = opaque;
 
   if (t->crashed)
-    return fail (EIO);
+    return fail_with (EIO);
   t->writes++;
   if (injected (t->writes, t->fail_write_at, t->fail_once))
-    return fail (t->fail_errno);
+    return fail_with (t->fail_errno);
   if (!count_op (t))
-    return fail (EIO);
+    return fail_with (EIO);
   if (!t->writeback)
     return pwrite (fd, buf, count, offset);
   if (add_pend (t, fd, PEND_WRITE, buf, (uint64_t) offset, count) < 0)
@@ -212,12 +212,12 @@ m_sync (void *opaque, int fd)
   struct tio *t = opaque;
 
   if (t->crashed)
-    return fail (EIO);
+    return fail_with (EIO);
   t->syncs++;
   if (injected (t->syncs, t->fail_sync_at, t->fail_once))
-    return fail (t->fail_errno);
+    return fail_with (t->fail_errno);
   if (!count_op (t))
-    return fail (EIO);
+    return fail_with (EIO);
   apply (t, fd);
   return 0;
 }
@@ -228,7 +228,7 @@ m_ftruncate (void *opaque, int fd, off_t length)
   struct tio *t = opaque;
 
   if (t->crashed || !count_op (t))
-    return fail (EIO);
+    return fail_with (EIO);
   if (!t->writeback)
     return ftruncate (fd, length);
   return add_pend (t, fd, PEND_TRUNC, NULL, (uint64_t) length, 0);
@@ -242,7 +242,7 @@ m_punch (void *opaque, int fd, off_t offset, off_t length)
                         .len = (uint64_t) length };
 
   if (t->crashed || !count_op (t))
-    return fail (EIO);
+    return fail_with (EIO);
   if (!t->writeback) {
     apply_one (fd, &p);
     return 0;
