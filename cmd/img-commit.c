@@ -68,13 +68,6 @@ static int parse_commit_args (int argc, char **argv, struct commit_args *a)
   return -1;
 }
 
-static int on_progress (void *opaque, uint64_t done, uint64_t total)
-{
-  (void) opaque;
-  progress_update (done, total);
-  return cancel_signal () != 0;
-}
-
 int cmd_commit (int argc, char **argv)
 {
   struct commit_args a = { .format = NULL };
@@ -86,7 +79,7 @@ int cmd_commit (int argc, char **argv)
     return status;
   opts.base = a.base;
   opts.keep = a.keep;
-  opts.progress = on_progress;
+  opts.progress = progress_callback;
   cancel_install ();
   progress_init (a.progress && !a.quiet);
   r = addcow_commit (a.filename, &opts);

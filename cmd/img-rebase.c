@@ -76,13 +76,6 @@ static int parse_rebase_args (int argc, char **argv, struct rebase_args *a)
   return -1;
 }
 
-static int on_progress (void *opaque, uint64_t done, uint64_t total)
-{
-  (void) opaque;
-  progress_update (done, total);
-  return cancel_signal () != 0;
-}
-
 int cmd_rebase (int argc, char **argv)
 {
   struct rebase_args a = { .format = NULL };
@@ -95,7 +88,7 @@ int cmd_rebase (int argc, char **argv)
   opts.backing_name = a.backing;
   opts.backing_format = a.backing_fmt;
   opts.unsafe = a.unsafe;
-  opts.progress = on_progress;
+  opts.progress = progress_callback;
   cancel_install ();
   progress_init (a.progress && !a.quiet);
   r = addcow_rebase (a.filename, &opts);

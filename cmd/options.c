@@ -23,6 +23,9 @@
 const char *progname = "addcow-img";
 
 static void vmessage (const char *prefix, const char *fmt, va_list ap)
+  __attribute__ ((format (printf, 2, 0)));
+
+static void vmessage (const char *prefix, const char *fmt, va_list ap)
 {
   fprintf (stderr, "%s: %s", progname, prefix);
   vfprintf (stderr, fmt, ap);

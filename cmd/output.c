@@ -263,6 +263,13 @@ int cancel_signal (void)
   return cancel_signo;
 }
 
+int progress_callback (void *opaque, uint64_t done, uint64_t total)
+{
+  (void) opaque;
+  progress_update (done, total);
+  return cancel_signo != 0;
+}
+
 /* ---------------------------------------------------------------------- */
 
 int finish_stdout (void)

@@ -44,6 +44,9 @@ void progress_end (void);
  * SIGTERM only record the signal; cancel_signal() returns it (0: none). */
 void cancel_install (void);
 int cancel_signal (void);
+/* An addcow_progress_fn: progress_update, and non-zero (stop at the next
+ * safe point) once a cancelling signal has arrived. */
+int progress_callback (void *opaque, uint64_t done, uint64_t total);
 
 /* Flush and close stdout; on a write error print
  * "PROG: write error: REASON" and return -1. */
