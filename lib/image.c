@@ -189,9 +189,22 @@ check_bitmap_tail (struct addcow *img, struct problems *p)
 static int
 load_bitmap (struct addcow *img, struct problems *p)
 {
-  uint64_t need, avail;
-  int r = bitmap_alloc (&img->bm, img->nb_clusters);
+  uint64_t nbytes = div_round_up (img->nb_clusters, 8);
+  uint64_t need = img->hdr.header_size + nbytes, avail;
+  int r = 0;
 
+  /* A truncated bitmap is refused before anything is allocated: the size
+   * of the image file alone must not make an open allocate more than the
+   * add-cow file holds.  (check goes on and loads it, to count and mend.) */
+  if (nbytes <= ADDCOW_MAX_BITMAP_BYTES && img->meta.size < need)
+    r = problem (p, ADDCOW_PROBLEM_CORRUPTION, img->filename,
+                 "bitmap is truncated: the file is %llu bytes, %llu "
+                 "clusters need %llu", (unsigned long long) img->meta.size,
+                 (unsigned long long) img->nb_clusters,
+                 (unsigned long long) need);
+  if (r < 0)
+    return r;
+  r = bitmap_alloc (&img->bm, img->nb_clusters);
   if (r == -EFBIG)
     return set_error (EFBIG, "%s: the bitmap of %llu clusters is larger "
                       "than this implementation's limit of %u MiB",
@@ -200,16 +213,6 @@ load_bitmap (struct addcow *img, struct problems *p)
   if (r < 0)
     return set_error (-r, "%s: out of memory", img->filename);
 
-  need = img->hdr.header_size + img->bm.nbytes;
-  if (img->meta.size < need) {
-    r = problem (p, ADDCOW_PROBLEM_CORRUPTION, img->filename,
-                 "bitmap is truncated: the file is %llu bytes, %llu "
-                 "clusters need %llu", (unsigned long long) img->meta.size,
-                 (unsigned long long) img->nb_clusters,
-                 (unsigned long long) need);
-    if (r < 0)
-      return r;
-  }
   /* Read what the file has; io_read gives zeros past its end. */
   avail = img->meta.size - img->hdr.header_size;
   r = io_read (&img->io, img->meta.fd, img->bm.bytes,
