@@ -121,6 +121,9 @@ open_image_file (struct addcow *img, struct chain_seen *seen,
   if (r == -EBUSY || (r < 0 && !p->collect))
     return r;                   /* keep the errno: ENOENT, ELOOP, ... */
   if (r < 0) {
+    /* Not usable: closed, so that check neither reads nor "repairs" by
+     * it (image.fd < 0 means no image file). */
+    file_close (&img->image);
     problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
     return 1;
   }
