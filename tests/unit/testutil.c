@@ -247,8 +247,10 @@ tu_write_addcow (const char *path, const struct tu_hdr *h,
   tu_hdr_encode (h, buf, hlen);
   tu_write_file (path, buf, hlen);
   free (buf);
-  if (nbytes)
+  if (nbytes && bitmap)
     tu_pwrite (path, bitmap, nbytes, hlen);
+  else if (nbytes)                      /* an all-zero bitmap */
+    tu_truncate (path, hlen + nbytes);
   if (file_size == 0 && h->cluster_bits >= 12 && h->cluster_bits <= 21) {
     cs = UINT64_C (1) << h->cluster_bits;
     file_size = hlen + (nbytes + cs - 1) / cs * cs;

@@ -56,7 +56,7 @@ void tu_hdr_init (struct tu_hdr *h, uint32_t cluster_bits,
  * where they fit in LEN. */
 void tu_hdr_encode (const struct tu_hdr *h, uint8_t *buf, size_t len);
 /* Write an add-cow file: header (h->header_size bytes, or LEN_HDR if
- * non-zero), then BITMAP (NBYTES), then zeros up to FILE_SIZE (0: padded to
+ * non-zero), then BITMAP (NBYTES; NULL: zeros), then zeros up to FILE_SIZE (0: padded to
  * a whole cluster as a writer would). */
 void tu_write_addcow (const char *path, const struct tu_hdr *h,
                       const uint8_t *bitmap, size_t nbytes,
