@@ -18,27 +18,53 @@
 #include "checked.h"
 #include "internal.h"
 
-/* Write the cleanly encoded header over the bytes that differ on disk
- * (only padding can differ), so that a torn write cannot hit a name. */
-static int
-repair_header (struct addcow *img)
+static bool
+in_name (const struct header *h, uint32_t i)
 {
-  uint32_t size = img->hdr.header_size, i, j;
-  uint8_t *disk = malloc (size), *clean = malloc (size);
+  return (i >= h->image_name_offset
+          && i - h->image_name_offset < h->image_name_size)
+    || (h->backing_name_offset && i >= h->backing_name_offset
+        && i - h->backing_name_offset < h->backing_name_size);
+}
+
+/* Zero the header bytes no reader depends on: the name area outside both
+ * names (only when both names decoded, so that a broken name is never
+ * wiped) and what follows the terminator of each format field.  Nothing
+ * else is touched, corrupted fields included, and only the bytes that
+ * change are written, so that a torn write cannot hit a name.  *FIXED
+ * tells whether anything changed. */
+static int
+repair_header (struct addcow *img, bool *fixed)
+{
+  const struct header *h = &img->hdr;
+  uint32_t size = h->header_size, i, j;
+  uint8_t *disk = malloc (size), *clean = malloc (size), *nul;
+  static const uint32_t fmt_off[] = { 44, 60 };
   int r = -ENOMEM;
 
+  *fixed = false;
   if (!disk || !clean)
     goto out;
-  header_encode (&img->hdr, clean);
   if ((r = io_read (&img->io, img->meta.fd, disk, size, 0)) < 0)
     goto out;
+  memcpy (clean, disk, size);
+  if (h->image_name && (!h->backing_name_offset || h->backing_name))
+    for (i = ADDCOW_FIXED_HEADER_SIZE; i < size; i++)
+      if (!in_name (h, i))
+        clean[i] = 0;
+  for (i = 0; i < 2; i++)
+    if ((nul = memchr (clean + fmt_off[i], 0, ADDCOW_FMT_FIELD_SIZE)))
+      memset (nul, 0, (size_t) (clean + fmt_off[i] + ADDCOW_FMT_FIELD_SIZE
+                                - nul));
   for (i = 0; i < size && r == 0; i = j) {
     for (; i < size && disk[i] == clean[i]; i++)
       ;
     for (j = i; j < size && disk[j] != clean[j]; j++)
       ;
-    if (j > i)
+    if (j > i) {
       r = io_write (&img->io, img->meta.fd, clean + i, j - i, i);
+      *fixed = true;
+    }
   }
  out:
   free (disk);
@@ -68,10 +94,13 @@ static int
 repair (struct addcow *img, enum addcow_repair mode, struct problems *p)
 {
   uint64_t need = img->hdr.header_size + img->bm.nbytes;
+  bool fixed;
   int r = 0;
 
-  if (img->hdr.padding_dirty && img->hdr.image_name
-      && (r = repair_header (img)) == 0)
+  if (p->leaks && img->hdr.header_size >= ADDCOW_MIN_HEADER_SIZE
+      && img->hdr.header_size <= min_u64 (img->meta.size,
+                                          ADDCOW_MAX_HEADER_SIZE)
+      && (r = repair_header (img, &fixed)) == 0 && fixed)
     problem_fixed (p, ADDCOW_PROBLEM_LEAK, img->filename,
                    "header padding cleared");
   if (r < 0 || img->image.fd < 0 || img->all_allocated)
