@@ -111,7 +111,7 @@ section "building the images"
 cd "$P"   # qemu 7.2 resolves a relative data_file name against the cwd
 t0=$(date +%s.%N)
 random_file base.raw "$SIZE"
-note "base.raw written in $(fmt_time "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')")"
+note "base.raw written in $(fmt_time "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')"), $(extents base.raw) extents"
 pick_clusters "$NB" "$DIRTY" > clusters
 write_cmds "$CLUSTER" < clusters > writes
 read_cmds "$CLUSTER" < clusters > reads
@@ -237,45 +237,70 @@ cp_rows() {    # cp_rows LABEL BYTES
 
 # --- commit -------------------------------------------------------------------
 
-section "commit: $(human_bytes "$DBYTES") from the overlay into the base"
-CA=$WORK/commit-addcow CQ=$WORK/commit-qemu
-cat > "$WORK/prep-ca.sh" <<EOF
+# commit_phase NAME [-d]: time commit (or commit -d, which keeps the
+# overlay's data and so measures the copy alone), check the results.
+commit_phase() {
+  local name=$1 opt=${2:-} dn=${1// /} a_cmd=
+  local ca=$WORK/$dn-addcow cq=$WORK/$dn-qemu
+  section "$name: $(human_bytes "$DBYTES") from the overlay into the base"
+  cat > "$WORK/prep-$dn-a.sh" <<EOF
 set -e
-rm -rf $CA && mkdir $CA
-cp --reflink=never $P/base.raw $CA/
-cp --reflink=never --sparse=always $P/ov.add-cow $P/ov.raw $CA/
+rm -rf $ca && mkdir $ca
+cp --reflink=never $P/base.raw $ca/
+cp --reflink=never --sparse=always $P/ov.add-cow $P/ov.raw $ca/
 bash $WORK/settle.sh
 EOF
-cat > "$WORK/prep-cq.sh" <<EOF
+  cat > "$WORK/prep-$dn-q.sh" <<EOF
 set -e
-rm -rf $CQ && mkdir $CQ
-cp --reflink=never $P/base.raw $CQ/
-cp --reflink=never --sparse=always $P/ov.qcow2 $P/ov.data $CQ/
+rm -rf $cq && mkdir $cq
+cp --reflink=never $P/base.raw $cq/
+cp --reflink=never --sparse=always $P/ov.qcow2 $P/ov.data $cq/
 bash $WORK/settle.sh
 EOF
-A_CMD=
-[ "$COMMIT_OK" = 1 ] && A_CMD="$ADDCOW_IMG commit -q ov.add-cow"
-bench_phase commit "$CA" "$A_CMD" "$CQ" "$QEMU_IMG commit -q -f qcow2 ov.qcow2" \
-  "$WORK/prep-ca.sh" "$WORK/prep-cq.sh"
-# the state left by the last run of each
-if [ "$COMMIT_OK" = 1 ]; then
-  same "$CA/base.raw" "addcow-img commit: base.raw"
-  "$ADDCOW_IMG" map --output=json "$CA/ov.add-cow" > "$WORK/map.ca"
-  no_own_data "$WORK/map.ca" "addcow-img commit"
-  if "$ADDCOW_IMG" check "$CA/ov.add-cow" >/dev/null 2>&1; then
-    note "addcow-img commit: check: clean"
-  else note "addcow-img commit: check: FAILED"; BAD=1; fi
-  note "addcow-img commit: image file now holds $(du -B1 "$CA/ov.raw" | cut -f1) bytes on disk"
-  check_addcow_disk "addcow-img commit: overlay after" "$CA/ov.add-cow"
+  [ "$COMMIT_OK" = 1 ] && a_cmd="$ADDCOW_IMG commit -q $opt ov.add-cow"
+  bench_phase "$dn" "$ca" "$a_cmd" "$cq" "$QEMU_IMG commit -q $opt -f qcow2 ov.qcow2" \
+    "$WORK/prep-$dn-a.sh" "$WORK/prep-$dn-q.sh"
+  # the state left by the last run of each
+  if [ "$COMMIT_OK" = 1 ]; then
+    same "$ca/base.raw" "addcow-img $name: base.raw"
+    "$ADDCOW_IMG" map --output=json "$ca/ov.add-cow" > "$WORK/map.ca"
+    if [ -z "$opt" ]; then
+      no_own_data "$WORK/map.ca" "addcow-img $name"
+    elif cmp -s "$WORK/map.ca" "$P/map.addcow"; then
+      note "addcow-img $name: overlay kept its data: ok"
+    else note "addcow-img $name: overlay kept its data: FAILED"; BAD=1; fi
+    if "$ADDCOW_IMG" check "$ca/ov.add-cow" >/dev/null 2>&1; then
+      note "addcow-img $name: check: clean"
+    else note "addcow-img $name: check: FAILED"; BAD=1; fi
+    note "addcow-img $name: image file now holds $(du -B1 "$ca/ov.raw" | cut -f1) bytes on disk"
+    check_addcow_disk "addcow-img $name: overlay after" "$ca/ov.add-cow"
+  fi
+  same "$cq/base.raw" "qemu-img $name: base.raw"
+  (cd "$cq" && "$QEMU_IMG" map --output=json -f qcow2 ov.qcow2) > "$WORK/map.cq"
+  if [ -z "$opt" ]; then
+    no_own_data "$WORK/map.cq" "qemu-img $name"
+  elif cmp -s "$WORK/map.cq" "$P/map.qemu"; then
+    note "qemu-img $name: overlay kept its data: ok"
+  else note "qemu-img $name: overlay kept its data: FAILED"; BAD=1; fi
+  rm -rf "$ca" "$cq"
+  sync
+  qemu_row "$name ($(human_bytes "$DBYTES") moved)"
+  mem_row "$name, peak RSS"
+}
+
+commit_phase commit
+COMMIT_TA=$TA COMMIT_TQ=$TQ
+if [ "${BENCH_COMMIT_D:-1}" = 1 ]; then
+  commit_phase "commit -d" -d
+  COMMITD_TA=$TA COMMITD_TQ=$TQ
 fi
-same "$CQ/base.raw" "qemu-img commit: base.raw"
-(cd "$CQ" && "$QEMU_IMG" map --output=json -f qcow2 ov.qcow2) > "$WORK/map.cq"
-no_own_data "$WORK/map.cq" "qemu-img commit"
-rm -rf "$CA" "$CQ"
 bench_cp commit "$DBYTES"
-qemu_row "commit ($(human_bytes "$DBYTES") moved)"
-mem_row "commit, peak RSS"
+TA=$COMMIT_TA TQ=$COMMIT_TQ
 cp_rows commit "$DBYTES"
+if [ "${BENCH_COMMIT_D:-1}" = 1 ]; then
+  TA=$COMMITD_TA TQ=$COMMITD_TQ
+  cp_rows "commit -d" "$DBYTES"
+fi
 
 # --- flatten ------------------------------------------------------------------
 
@@ -333,6 +358,7 @@ print_table "against qemu-img: $(human_bytes "$SIZE") base, $DIRTY/$NB clusters 
 ROWS=("${CP_ROWS[@]}")
 print_table "against cp of the same number of bytes (into a new file)" addcow-img cp
 echo
+say "load average at the end: $(load_avg)"
 if [ "$BAD" = 1 ]; then
   say "RESULT: a correctness check failed (see above)"
   exit 1

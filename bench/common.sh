@@ -83,6 +83,15 @@ print_machine() {
   note "qemu-io:     $(tool_version "$QEMU_IO")"
   note "hyperfine:   $(tool_version hyperfine)"
   note "git:         $(git -C "$REPO" log -1 --format='%h %s' 2>/dev/null | cut -c1-70)"
+  note "load:        $(load_avg) (2 cores are shared: other jobs make the figures noisy)"
+}
+
+load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# extents FILE: how many extents FILE has (SEEK_HOLE/SEEK_DATA cost grows
+# with it on ext4), or '?'.
+extents() {
+  filefrag "$1" 2>/dev/null | awk '{ print $(NF-2) }' || printf '?'
 }
 
 # --- scratch directory ------------------------------------------------------

@@ -173,6 +173,7 @@ t0=$(date +%s.%N)
 random_file "$P1/base.raw" "$SIZE"
 note "base.raw written in $(fmt_time "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')")"
 build_pair "$P1" "$NB" "$DIRTY"
+note "base.raw has $(extents "$P1/base.raw") extents"
 compare_maps "$P1"
 
 A="$ADDCOW_IMG"; Q="$QEMU_IMG"
@@ -210,6 +211,7 @@ if [ "$BIG" = 1 ]; then
 fi
 
 echo
+say "load average at the end: $(load_avg)"
 if [ "$BAD" = 1 ]; then
   say "RESULT: a correctness check failed (see above)"
   exit 1
