@@ -90,6 +90,30 @@ repair_length (struct addcow *img)
   return r;
 }
 
+/* Does the file's tail need repair_length: not a whole cluster long, a
+ * bitmap shorter than needed, or junk in the bitmap padding? */
+static bool
+tail_needs_repair (struct addcow *img)
+{
+  uint64_t end = img->hdr.header_size + img->bm.nbytes;
+  uint64_t padded = img->hdr.header_size
+    + div_round_up (img->bm.nbytes, img->cluster_size) * img->cluster_size;
+  uint64_t stop = min_u64 (padded, img->meta.size);
+  uint8_t buf[4096];
+
+  if (img->meta.size != padded)
+    return true;
+  for (; end < stop; end += sizeof buf) {
+    size_t i, n = (size_t) min_u64 (stop - end, sizeof buf);
+    if (io_read (&img->io, img->meta.fd, buf, n, end) < 0)
+      return true;              /* let repair_length try and report */
+    for (i = 0; i < n; i++)
+      if (buf[i])
+        return true;
+  }
+  return false;
+}
+
 static int
 repair (struct addcow *img, enum addcow_repair mode, struct problems *p)
 {
@@ -112,7 +136,7 @@ repair (struct addcow *img, enum addcow_repair mode, struct problems *p)
                      "bits past the last cluster cleared");
   }
   if (r == 0 && (img->meta.size >= need || mode == ADDCOW_REPAIR_ALL)
-      && (r = repair_length (img)) == 0)
+      && tail_needs_repair (img) && (r = repair_length (img)) == 0)
     problem_fixed (p, img->meta.size >= need ? ADDCOW_PROBLEM_LEAK
                    : ADDCOW_PROBLEM_CORRUPTION, img->filename,
                    "bitmap padded with zeros to a whole cluster");
