@@ -197,6 +197,7 @@ START_TEST (test_stray_bits)
                  "4 bits set past the last cluster");
   assert_report (1, ADDCOW_PROBLEM_LEAK, true,
                  "bits past the last cluster cleared");
+  ck_assert_uint_eq (rep.n, 2);         /* nothing else claimed fixed */
   ck_assert_uint_eq (peek (4096 + 2), 0x08);
   assert_clean ();
   assert_data (model);
@@ -221,6 +222,7 @@ START_TEST (test_header_padding)
   check (ADDCOW_REPAIR_LEAKS, &res);
   assert_counts (&res, 0, 0, 0, 1);
   assert_report (1, ADDCOW_PROBLEM_LEAK, true, "header padding cleared");
+  ck_assert_uint_eq (rep.n, 2);
   after = tu_read_file (meta, &len2);
   ck_assert_uint_eq (len1, len2);
   before[4000] = before[200] = 0;               /* only those changed */
@@ -368,6 +370,7 @@ START_TEST (test_truncated_bitmap)
   assert_counts (&res, 0, 0, 1, 0);
   assert_report (1, ADDCOW_PROBLEM_CORRUPTION, true,
                  "bitmap padded with zeros to a whole cluster");
+  ck_assert_uint_eq (rep.n, 2);
   ck_assert_uint_eq (tu_file_size (meta), PADDED);
   ck_assert_uint_eq (peek (4096), 0x21);
   assert_clean ();
