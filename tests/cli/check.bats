@@ -262,15 +262,13 @@ Try 'addcow-img --help' for more information"
 
 @test "check: an image in use is not checked without -U" {
     make_image
-    coproc writer { "$IO" ov.add-cow; }
-    sleep 0.5
+    start_writer ov.add-cow
     run --separate-stderr "$IMG" check ov.add-cow
     assert_status 1
     assert_text "$stderr" "addcow-img: ov.add-cow: image is in use by another process (use -U to inspect it anyway)"
     run "$IMG" check -U ov.add-cow
     assert_status 0
-    echo quit >&"${writer[1]}"
-    wait "$writer_PID"
+    stop_writer
 }
 
 @test "check: the clean report matches qemu-img's layout" {

@@ -114,3 +114,21 @@ raw_view() {
     "$IMG" create -q --force -o image_file="$(basename "$1")" "$view"
     echo "$view"
 }
+
+# Keep IMAGE open read-write in a background addcow-io until stop_writer.
+# Returns once the image is open (addcow-io answered a command).
+start_writer() {
+    coproc WRITER { "$IO" "$1"; }
+    WRITER_SAVED_PID=$WRITER_PID
+    exec {WRITER_IN}>&"${WRITER[1]}" {WRITER_OUT}<&"${WRITER[0]}"
+    echo help >&"$WRITER_IN"
+    local line=
+    read -r -t 20 line <&"$WRITER_OUT" || true
+    [ -n "$line" ]
+}
+
+stop_writer() {
+    echo quit >&"$WRITER_IN"
+    exec {WRITER_IN}>&- {WRITER_OUT}<&-
+    wait "$WRITER_SAVED_PID" || true
+}

@@ -274,8 +274,7 @@ disk size: SIZE"
 
 @test "info: -U reads an image that another process is writing" {
     make_overlay
-    coproc writer { "$IO" ov.add-cow; }
-    sleep 0.5
+    start_writer ov.add-cow
     run --separate-stderr "$IMG" info ov.add-cow
     assert_status 1
     assert_text "$stderr" "addcow-img: ov.add-cow: image is in use by another process (use -U to inspect it anyway)"
@@ -283,8 +282,7 @@ disk size: SIZE"
     assert_status 0
     run "$IMG" info --force-share ov.add-cow
     assert_status 0
-    echo quit >&"${writer[1]}"
-    wait "$writer_PID"
+    stop_writer
 }
 
 @test "info: same fields and key order as qemu-img on qcow2 + data file" {

@@ -141,15 +141,13 @@ assert_same_map() {
 @test "map: -U maps an image that another process is writing" {
     make_base
     make_pair 2M
-    coproc writer { "$IO" ov.add-cow; }
-    sleep 0.5
+    start_writer ov.add-cow
     run --separate-stderr "$IMG" map ov.add-cow
     assert_status 1
     assert_text "$stderr" "addcow-img: ov.add-cow: image is in use by another process (use -U to inspect it anyway)"
     run "$IMG" map -U --output=json ov.add-cow
     assert_status 0
-    echo quit >&"${writer[1]}"
-    wait "$writer_PID"
+    stop_writer
 }
 
 @test "map: same JSON as qemu-img, data writes over holes and past the backing end" {
