@@ -12,6 +12,9 @@
  * (addcow_pwrite_zeroes), or from another file at the same offsets
  * (image_copy_from, which commit uses so that whole clusters move with
  * copy_file_range instead of through a buffer).
+ *
+ * A failed data sync forgets the bits it would have vouched for (see
+ * forget_unsynced_bits): they never reach the disk.
  */
 #include <errno.h>
 #include <string.h>
@@ -215,6 +218,29 @@ image_write_bitmap_blocks (struct addcow *img)
   return 0;
 }
 
+/* After a failed data sync the kernel may have dropped the unsynced pages
+ * and reported it once: a second sync can succeed over lost data.  So the
+ * bits set since the last good sync must never reach the disk: reload the
+ * dirty bitmap blocks from the add-cow file (the clusters read what they
+ * read before); if even that fails, the handle stops writing. */
+static void
+forget_unsynced_bits (struct addcow *img)
+{
+  uint64_t b;
+
+  for (b = 0; b < img->bm.nblocks; b++) {
+    uint64_t off = b * BITMAP_BLOCK;
+    if (!img->bm.dirty[b])
+      continue;
+    if (io_read (&img->io, img->meta.fd, img->bm.bytes + off,
+                 (size_t) min_u64 (BITMAP_BLOCK, img->bm.nbytes - off),
+                 img->hdr.header_size + off) < 0)
+      img->writable = false;
+    img->bm.dirty[b] = 0;
+  }
+  img->bm.any_dirty = false;
+}
+
 int
 addcow_flush (struct addcow *img)
 {
@@ -222,9 +248,12 @@ addcow_flush (struct addcow *img)
 
   if (!img->writable)
     return 0;
-  if ((r = io_datasync (&img->io, img->image.fd)) < 0)
+  if ((r = io_datasync (&img->io, img->image.fd)) < 0) {
+    if (img->bm.bytes && img->bm.any_dirty)
+      forget_unsynced_bits (img);
     return set_error (-r, "%s: could not sync image file '%s': %s",
                       img->filename, img->image.path, strerror (-r));
+  }
   if (!img->bm.any_dirty)
     return 0;
   if ((r = image_write_bitmap_blocks (img)) < 0)
