@@ -198,7 +198,7 @@ fit_base (struct commit *c)
     if ((r = owned_bytes (c, c->base_img->virtual_size, &beyond)) < 0)
       return r;
     if (beyond)
-      return set_error (ENOSPC, "%s: backing file '%s' is an add-cow image "
+      return set_error (ENOTSUP, "%s: backing file '%s' is an add-cow image "
                         "of %llu bytes, smaller than the data to commit "
                         "(%llu bytes), and add-cow images cannot grow",
                         c->path, c->base_name,
@@ -268,8 +268,12 @@ end_batch (struct commit *c, uint64_t end)
   if ((r = io_datasync (&top->io, top->meta.fd)) < 0)
     return set_error (-r, "%s: could not sync the bitmap: %s", c->path,
                       strerror (-r));
+  /* At the end of the disk, punch the whole last cluster: a partial
+   * block at the end of the file is only freed when the range covers it
+   * (the file keeps its size). */
   r = punch_if_possible (&top->io, top->image.fd, c->batch_start,
-                         end - c->batch_start);
+                         div_round_up (end, top->cluster_size)
+                         * top->cluster_size - c->batch_start);
   if (r < 0)
     return set_error (-r, "%s: could not free the committed clusters of "
                       "image file '%s': %s", c->path, top->image.path,
@@ -317,13 +321,29 @@ drop_unsynced (struct commit *c)
     bitmap_clear_dirty (&c->top->bm);
 }
 
+/* Close an add-cow BASE on its own, so that a failure of its final flush
+ * is reported (closing the chain from the top would drop it). */
+static int
+close_base (struct commit *c)
+{
+  int r;
+
+  if (!c->base_img)
+    return 0;
+  r = addcow_close (c->base_img);
+  c->above->backing_img = NULL;
+  c->above->backing_kind = BACKING_NONE;
+  c->base_img = NULL;
+  return r;
+}
+
 int
 commit_run (const char *path, const struct addcow_commit_opts *opts,
             uint64_t batch_bytes)
 {
   struct commit c = { .path = path, .depth = 1, .batch_bytes = batch_bytes };
   uint64_t total = 0;
-  int r;
+  int r, e;
 
   if (!path || !opts || opts->version != ADDCOW_COMMIT_OPTS_VERSION)
     return set_error (EINVAL, "addcow_commit: bad arguments");
@@ -339,8 +359,10 @@ commit_run (const char *path, const struct addcow_commit_opts *opts,
   }
   if (r < 0 && r != -ECANCELED)
     drop_unsynced (&c);
-  if (addcow_close (c.top) < 0 && r == 0)
-    r = -EIO;
+  if ((e = close_base (&c)) < 0 && r == 0)
+    r = e;
+  if ((e = addcow_close (c.top)) < 0 && r == 0)
+    r = e;
   return r;
 }
 

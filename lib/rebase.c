@@ -408,7 +408,7 @@ rebase_run (const char *path, const struct addcow_rebase_opts *opts,
 {
   struct rebase rb = { .path = path, .opts = opts, .batch_bytes = batch_bytes,
                        .new_raw = { .fd = -1 } };
-  int r;
+  int r, e;
 
   if (!path || !opts || opts->version != ADDCOW_REBASE_OPTS_VERSION)
     return set_error (EINVAL, "addcow_rebase: bad arguments");
@@ -425,8 +425,8 @@ rebase_run (const char *path, const struct addcow_rebase_opts *opts,
     bitmap_clear_dirty (&rb.top->bm);   /* never flush unsynced bits */
   addcow_close (rb.new_img);
   file_close (&rb.new_raw);
-  if (addcow_close (rb.top) < 0 && r == 0)
-    r = -EIO;
+  if ((e = addcow_close (rb.top)) < 0 && r == 0)
+    r = e;
   free (rb.old_buf);
   free (rb.new_buf);
   free (rb.new_path);
