@@ -176,3 +176,27 @@ interrupt_commit() {
     "$IMG" commit -q ov.add-cow
     cmp qbase.raw base.raw
 }
+
+@test "commit: SIGUSR1 prints the progress on stderr, even without -p" {
+    need_commit
+    truncate -s 256M base.raw
+    "$IMG" create -q -b base.raw -F raw big.add-cow
+    "$IO" -c 'write -q -P 0x77 0 256M' big.add-cow
+    "$IMG" commit big.add-cow > out.txt 2> err.txt &
+    local pid=$! i mask
+    # wait until the handler is in place (SigCgt bit 9 = SIGUSR1)
+    for i in $(seq 1000); do
+        mask=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null) || break
+        [ -n "$mask" ] && (( 16#$mask & 0x200 )) && break
+        sleep 0.005
+    done
+    kill -USR1 "$pid" 2>/dev/null || true
+    status=0
+    wait "$pid" || status=$?
+    assert_status 0
+    assert_text "$(cat out.txt)" "Image committed."
+    # printed if the signal came before the end
+    if [ -s err.txt ]; then
+        grep -qE '^    \([0-9]+\.[0-9]{2}/100%\)$' err.txt
+    fi
+}
