@@ -19,6 +19,9 @@ addcow_get_error (void)
   return last_error[0] ? last_error : "no error";
 }
 
+static int vset_error (int err, const char *fmt, va_list ap, bool with_errno)
+  __attribute__ ((format (printf, 2, 0)));
+
 static int
 vset_error (int err, const char *fmt, va_list ap, bool with_errno)
 {

@@ -9,6 +9,10 @@
 
 #include "internal.h"
 
+static void vreport (struct problems *p, enum addcow_problem kind,
+                     bool fixed, const char *file, const char *fmt,
+                     va_list ap) __attribute__ ((format (printf, 5, 0)));
+
 static void
 vreport (struct problems *p, enum addcow_problem kind, bool fixed,
          const char *file, const char *fmt, va_list ap)
