@@ -102,7 +102,7 @@ plan_image_file (const struct addcow_create_opts *opts, struct plan *pl,
 
   if (access (pl->image_path, F_OK) != 0) {
     pl->size = opts->size ? opts->size : backing_size;
-    if (pl->size == 0 && !opts->backing_name)
+    if (pl->size == 0 && (!opts->backing_name || opts->no_backing_open))
       return set_error (EINVAL, "%s: Image creation needs a size parameter",
                         pl->path);
     return 0;
@@ -153,10 +153,10 @@ make_plan (const struct addcow_create_opts *opts, struct plan *pl)
     return set_error (EINVAL, "%s: image file and backing file have the "
                       "same name '%s'", pl->path, pl->image_name);
   if (opts->backing_name && opts->no_backing_open) {
-    pl->backing_fmt = opts->backing_format ? opts->backing_format : "raw";
-    if (!opts->size)
-      return set_error (EINVAL, "%s: a size is needed when the backing "
-                        "file is not opened", pl->path);
+    if (!opts->backing_format)
+      return set_error (EINVAL, "%s: a backing format is needed when the "
+                        "backing file is not opened", pl->path);
+    pl->backing_fmt = opts->backing_format;
   }
   else if (opts->backing_name
            && (r = inspect_backing (opts, pl, &backing_size, &backing)) < 0)
