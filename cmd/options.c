@@ -63,11 +63,17 @@ int usage_error (const char *fmt, ...)
 
 int getopt_error (int c, char **argv)
 {
-  const char *opt = optind > 0 ? argv[optind - 1] : "?";
+  const char *arg = optind > 0 ? argv[optind - 1] : "";
+  char opt[3] = { '-', (char) optopt, '\0' };
+  const char *name = arg;
 
+  /* A long option is named by its argument; a short one by optopt, as
+   * argv[optind - 1] is not it inside a cluster like "-qZ". */
+  if (strncmp (arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
+    name = opt;
   if (c == ':')
-    return usage_error ("missing argument for option '%s'", opt);
-  return usage_error ("unrecognized option '%s'", opt);
+    return usage_error ("missing argument for option '%s'", name);
+  return usage_error ("unrecognized option '%s'", name);
 }
 
 /* 1024^n for a suffix letter, or 0 if C is not a suffix. */

@@ -59,6 +59,14 @@ Try 'addcow-img --help' for more information"
     assert_status 1
     assert_text "$stderr" "addcow-img: unrecognized option '--bogus'
 Try 'addcow-img --help' for more information"
+    run --separate-stderr "$IMG" check -qZ x
+    assert_status 1
+    assert_text "$stderr" "addcow-img: unrecognized option '-Z'
+Try 'addcow-img --help' for more information"
+    run --separate-stderr "$IMG" info --backing-chain=1 x
+    assert_status 1
+    assert_text "$stderr" "addcow-img: unrecognized option '--backing-chain=1'
+Try 'addcow-img --help' for more information"
     run --separate-stderr "$IMG" info --output
     assert_status 1
     assert_text "$stderr" "addcow-img: missing argument for option '--output'
