@@ -313,11 +313,13 @@ static int
 flatten_step (struct rebase *rb, uint64_t pos, uint64_t end, uint64_t *step)
 {
   struct addcow *top = rb->top;
-  uint64_t off;
+  uint64_t off, chunk = min_u64 (COPY_CHUNK_BYTES, rb->batch_bytes);
   struct source s;
   int r;
 
-  *step = min_u64 (end - pos, COPY_CHUNK_BYTES);
+  /* Whole clusters (or up to the end), at most one batch at a time. */
+  chunk = div_round_up (chunk, top->cluster_size) * top->cluster_size;
+  *step = min_u64 (end - pos, chunk);
   for (off = pos; off < pos + *step; off += s.len) {
     if ((r = chain_source (top, off, pos + *step - off, &s)) < 0)
       return r;
