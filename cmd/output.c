@@ -61,19 +61,32 @@ static size_t utf8_sequence (const unsigned char *p)
 
 json_t *json_text (const char *s)
 {
+  /* Kept as bytes for the human output; json_print makes it UTF-8. */
+  return json_string_nocheck (s);
+}
+
+static bool utf8_valid (const char *s)
+{
   const unsigned char *p = (const unsigned char *) s;
-  char *copy, *q;
-  json_t *j;
   size_t n;
 
-  j = json_string (s);
-  if (j != NULL)
-    return j;
-  /* Not UTF-8: every bad byte becomes U+FFFD (3 bytes). */
-  copy = malloc (strlen (s) * 3 + 1);
+  for (; *p; p += n)
+    if ((n = utf8_sequence (p)) == 0)
+      return false;
+  return true;
+}
+
+/* S with every byte that is not part of valid UTF-8 replaced by U+FFFD,
+ * as qemu does; NULL on allocation failure. */
+static char *utf8_sanitise (const char *s)
+{
+  const unsigned char *p = (const unsigned char *) s;
+  char *copy = malloc (strlen (s) * 3 + 1), *q = copy;
+  size_t n;
+
   if (copy == NULL)
     return NULL;
-  for (q = copy; *p; p += n) {
+  for (; *p; p += n) {
     n = utf8_sequence (p);
     if (n == 0) {
       memcpy (q, "\xef\xbf\xbd", 3);
@@ -86,26 +99,67 @@ json_t *json_text (const char *s)
     }
   }
   *q = '\0';
-  j = json_string (copy);
-  free (copy);
-  return j;
+  return copy;
+}
+
+/* Make every string in J valid UTF-8 so that jansson can dump it. */
+static int json_sanitise (json_t *j)
+{
+  const char *key;
+  json_t *value;
+  char *clean;
+  size_t i;
+  int r;
+
+  switch (json_typeof (j)) {
+  case JSON_OBJECT:
+    json_object_foreach (j, key, value)
+      if (json_sanitise (value) < 0)
+        return -1;
+    return 0;
+  case JSON_ARRAY:
+    for (i = 0; i < json_array_size (j); i++)
+      if (json_sanitise (json_array_get (j, i)) < 0)
+        return -1;
+    return 0;
+  case JSON_STRING:
+    if (utf8_valid (json_string_value (j)))
+      return 0;
+    clean = utf8_sanitise (json_string_value (j));
+    r = clean ? json_string_set (j, clean) : -1;
+    free (clean);
+    return r;
+  default:
+    return 0;
+  }
+}
+
+/* qemu's JSON writer: non-ASCII as \uXXXX (JSON_ENSURE_ASCII), and DEL
+ * too, which jansson leaves alone (it can only occur inside a string). */
+static void print_json_text (const char *text)
+{
+  for (; *text; text++) {
+    if (*text == 0x7f)
+      fputs ("\\u007F", stdout);
+    else
+      putchar (*text);
+  }
+  putchar ('\n');
 }
 
 int json_print (json_t *root)
 {
-  char *text;
+  char *text = NULL;
 
-  if (root == NULL) {
-    error_msg ("out of memory");
-    return -1;
-  }
-  text = json_dumps (root, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
+  if (root != NULL && json_sanitise (root) == 0)
+    text = json_dumps (root, JSON_INDENT (4) | JSON_PRESERVE_ORDER
+                       | JSON_ENSURE_ASCII);
   json_decref (root);
   if (text == NULL) {
     error_msg ("out of memory");
     return -1;
   }
-  printf ("%s\n", text);
+  print_json_text (text);
   free (text);
   return 0;
 }

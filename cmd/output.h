@@ -19,12 +19,13 @@
 /* qemu's size_to_str: "%0.3g %sB" with B, KiB, MiB, ... EiB. */
 void format_size (uint64_t value, char *buf, size_t len);
 
-/* A JSON string for S; bytes that are not valid UTF-8 become U+FFFD
- * (file names are bytes, JSON text is UTF-8). */
+/* A JSON string holding the bytes of S as they are (file names are
+ * bytes); json_print turns what is not UTF-8 into U+FFFD, as qemu does. */
 json_t *json_text (const char *s);
 
-/* Print ROOT with 4-space indentation in insertion order, then '\n'.
- * Takes ownership of ROOT.  Returns 0 or -1 (out of memory). */
+/* Print ROOT as qemu-img prints JSON: 4-space indentation, insertion
+ * order, non-ASCII as \uXXXX, then '\n'.  Takes ownership of ROOT.
+ * Returns 0 or -1 (out of memory). */
 int json_print (json_t *root);
 
 /* Print OBJ's members as "key: value" lines the way qemu-img prints

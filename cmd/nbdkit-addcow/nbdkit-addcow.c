@@ -186,8 +186,8 @@ addcow_config_complete (void)
 }
 
 #define addcow_config_help \
-  "file=<IMAGE.add-cow>  (required) The add-cow image to serve.\n" \
-  "readonly=true         Open the image read-only (a shared lock)."
+  "[file=]<IMAGE.add-cow>  (required) The add-cow image to serve.\n" \
+  "readonly=true           Open the image read-only (a shared lock)."
 
 /* Can the image file punch holes?  Punching past the end of file with
  * KEEP_SIZE changes nothing, and fails where the file system cannot punch.

@@ -321,3 +321,25 @@ disk size: SIZE"
     run "$IMG" info --backing-chain --output=json sub/ov.add-cow
     assert_text "$(sed -n '/^    {$/,$p' <<<"$output" | tail -n 8 | normalise_size)" "$want"
 }
+
+@test "info: file names: raw bytes for people, qemu's escapes in JSON" {
+    local name=$'x\xff\x7f\x01\xc3\xa9"'
+    "$IMG" create -q "$name.add-cow" 1M
+    run "$IMG" info "$name.add-cow"
+    assert_text "${lines[0]}" "image: $name.add-cow"
+    run "$IMG" info --output=json "$name.add-cow"
+    [[ $output == *'    "filename": "x\uFFFD\u007F\u0001\u00E9\".add-cow",'* ]]
+    [[ $output == *'            "image-file": "x\uFFFD\u007F\u0001\u00E9\".raw",'* ]]
+}
+
+@test "info: file names in JSON are escaped exactly as qemu-img escapes them" {
+    need_qemu
+    local name want
+    for name in $'\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80' $'a\x01b\x7f\tc"\\' $'x\xff\xc3('; do
+        qemu-img create -q -f qcow2 "$name.qcow2" 1M
+        want=$(qemu-img info --output=json "$name.qcow2" | grep '^    "filename"')
+        "$IMG" create -q "$name.add-cow" 1M
+        run "$IMG" info --output=json "$name.add-cow"
+        assert_text "$(grep '^    "filename"' <<<"$output")" "${want/.qcow2/.add-cow}"
+    done
+}
