@@ -89,6 +89,8 @@ inspect_backing (const struct addcow_create_opts *opts, struct plan *pl,
   }
   else if (r == 0)
     *size = id->size;
+  if (r < 0)
+    file_close (id);
   free (bpath);
   return r;
 }
