@@ -317,11 +317,17 @@ write_addcow_file (const struct addcow_create_opts *opts, struct plan *pl)
 int
 addcow_create (const char *path, const struct addcow_create_opts *opts)
 {
+  struct addcow_create_opts copy;
   struct plan pl = { .path = path };
   int r;
 
   if (!path || !opts || opts->version != ADDCOW_CREATE_OPTS_VERSION)
     return set_error (EINVAL, "addcow_create: bad arguments");
+  if (opts->backing_name && !opts->backing_name[0]) {
+    copy = *opts;               /* "": no backing file, as in rebase */
+    copy.backing_name = NULL;
+    opts = &copy;
+  }
   io_init (&pl.io, NULL);
   r = make_plan (opts, &pl);
   if (r == 0 && !pl.image_exists)
