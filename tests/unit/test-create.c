@@ -1,0 +1,238 @@
+/*
+ * test-create.c - addcow_create: the files it writes (header as a writer
+ * places it, bitmap, padding), the image file it makes or keeps, and what
+ * it refuses, without leaving files or descriptors behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+static char *dir, *meta, *image, *base;
+
+static void
+setup (void)
+{
+  dir = tu_mkdtemp ();
+  meta = tu_join (dir, "disk.add-cow");
+  image = tu_join (dir, "disk.raw");
+  base = tu_join (dir, "base.raw");
+}
+
+static void
+teardown (void)
+{
+  tu_rmtree (dir);
+  free (meta); free (image); free (base); free (dir);
+}
+
+static unsigned
+count_entries (const char *d)
+{
+  DIR *dh = opendir (d);
+  struct dirent *e;
+  unsigned n = 0;
+
+  ck_assert_ptr_nonnull (dh);
+  while ((e = readdir (dh)))
+    n += e->d_name[0] != '.';
+  closedir (dh);
+  return n;
+}
+
+static int
+create (const char *backing, const char *fmt, uint64_t size, bool unopened)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+
+  o.backing_name = backing;
+  o.backing_format = fmt;
+  o.size = size;
+  o.no_backing_open = unopened;
+  o.cluster_size = 4096;
+  return addcow_create (meta, &o);
+}
+
+/* No backing: ALL_ALLOCATED, every bit set (the last byte partly), the
+ * file padded to a whole cluster, check clean. */
+START_TEST (test_no_backing)
+{
+  struct addcow_check_result res;
+  struct addcow *img;
+  size_t len;
+  uint8_t *f;
+
+  ck_assert_int_eq (create (NULL, NULL, 21 * 4096 - 5, false), 0);
+  ck_assert_uint_eq (tu_file_size (image), 21 * 4096 - 5);
+  f = tu_read_file (meta, &len);
+  ck_assert_uint_eq (len, 4096 + 4096);
+  ck_assert_mem_eq (f, "ACOW", 4);
+  ck_assert_uint_eq (f[4096], 0xff);
+  ck_assert_uint_eq (f[4097], 0xff);
+  ck_assert_uint_eq (f[4098], 0x1f);            /* 21 clusters */
+  ck_assert_uint_eq (f[4099], 0);
+  free (f);
+  img = tu_open (meta, false);
+  ck_assert_uint_eq (addcow_get_compat_features (img),
+                     ADDCOW_COMPAT_ALL_ALLOCATED);
+  ck_assert_str_eq (addcow_get_image_name (img), "disk.raw");
+  ck_assert_ptr_null (addcow_get_backing_name (img));
+  addcow_close (img);
+  ck_assert_int_eq (addcow_check (meta, NULL, &res), 0);
+  ck_assert_uint_eq (res.corruptions + res.leaks, 0);
+  ck_assert_uint_eq (res.allocated_clusters, 21);
+}
+END_TEST
+
+/* An empty backing name means no backing file, as in rebase: never a
+ * header with a backing format and no backing name. */
+START_TEST (test_empty_backing_name)
+{
+  struct addcow *img;
+  int r;
+
+  r = create ("", "raw", 8192, true);
+  ck_assert_msg (r == 0, "%s", addcow_get_error ());
+  img = tu_open (meta, false);
+  ck_assert_ptr_null (addcow_get_backing_name (img));
+  ck_assert_uint_eq (addcow_get_compat_features (img),
+                     ADDCOW_COMPAT_ALL_ALLOCATED);
+  addcow_close (img);
+  ck_assert_int_eq (unlink (meta), 0);
+  r = create ("", NULL, 8192, false);
+  ck_assert_msg (r == 0, "%s", addcow_get_error ());
+  img = tu_open (meta, false);
+  ck_assert_ptr_null (addcow_get_backing_name (img));
+  addcow_close (img);
+}
+END_TEST
+
+START_TEST (test_backing_header)
+{
+  size_t len;
+  uint8_t *f;
+
+  tu_make_file (base, 5 * 4096 + 1, 1);
+  ck_assert_int_eq (create ("base.raw", NULL, 0, false), 0);  /* probed */
+  ck_assert_uint_eq (tu_file_size (image), 5 * 4096 + 1);    /* its size */
+  f = tu_read_file (meta, &len);
+  ck_assert_uint_eq (len, 8192);
+  ck_assert_mem_eq (f + 44, "raw\0", 4);
+  ck_assert_mem_eq (f + 76, "base.rawdisk.raw", 16);         /* writers */
+  ck_assert_uint_eq (f[4096], 0);
+  free (f);
+}
+END_TEST
+
+START_TEST (test_refuses_overwrite)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+  char msg[512];
+
+  ck_assert_int_eq (create (NULL, NULL, 4096, false), 0);
+  ck_assert_int_eq (create (NULL, NULL, 4096, false), -EEXIST);
+  snprintf (msg, sizeof msg, "%s: file exists (use --force to overwrite "
+            "it)", meta);
+  tu_assert_error (msg);
+  o.overwrite = true;
+  ck_assert_int_eq (addcow_create (meta, &o), 0);  /* keeps the image */
+  ck_assert_uint_eq (tu_file_size (image), 4096);
+}
+END_TEST
+
+START_TEST (test_existing_image_size)
+{
+  char msg[512];
+
+  tu_make_file (image, 3 * 4096, 9);
+  ck_assert_int_eq (create (NULL, NULL, 4096, false), -EINVAL);
+  snprintf (msg, sizeof msg, "%s: image file '%s' is 12288 bytes, not the "
+            "4096 asked for", meta, image);
+  tu_assert_error (msg);
+  ck_assert_uint_eq (count_entries (dir), 1);    /* nothing left behind */
+  ck_assert_int_eq (create (NULL, NULL, 0, false), 0);
+  ck_assert_uint_eq (tu_file_size (image), 3 * 4096);
+}
+END_TEST
+
+START_TEST (test_bad_options)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+  static const uint32_t bad[] = { 1, 2048, 3000, 4097, 4u << 20 };
+  unsigned i;
+  char msg[512];
+
+  o.size = 4096;
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    o.cluster_size = bad[i];
+    ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
+    snprintf (msg, sizeof msg, "%s: cluster size must be a power of two "
+              "between 4k and 2M", meta);
+    tu_assert_error (msg);
+  }
+  o.cluster_size = 0;
+  o.image_format = "qcow2";
+  ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
+  o.image_format = NULL;
+  o.backing_name = "base.raw";
+  o.backing_format = "vmdk";
+  ck_assert_int_eq (addcow_create (meta, &o), -ENOTSUP);
+  o.backing_format = "raw";
+  o.image_name = "base.raw";
+  ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
+  ck_assert_uint_eq (count_entries (dir), 0);
+  o.version = 0;
+  ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
+}
+END_TEST
+
+/* A backing add-cow file that cannot be opened: refused, and neither
+ * files nor descriptors are left behind. */
+START_TEST (test_bad_addcow_backing)
+{
+  char *b = tu_join (dir, "b.add-cow");
+  uint8_t junk[8192];
+  unsigned fds;
+  int r;
+
+  memset (junk, 0, sizeof junk);
+  memcpy (junk, "ACOW", 4);                     /* header_size 0 */
+  tu_write_file (b, junk, sizeof junk);
+  fds = count_entries ("/proc/self/fd");
+  r = create ("b.add-cow", "add-cow", 0, false);
+  ck_assert_int_eq (r, -EINVAL);
+  tu_assert_error_has (b, "header_size 0", NULL);
+  ck_assert_uint_eq (count_entries ("/proc/self/fd"), fds);
+  ck_assert_uint_eq (count_entries (dir), 1);
+  free (b);
+}
+END_TEST
+
+static Suite *
+suite (void)
+{
+  Suite *s = suite_create ("create");
+  TCase *tc = tcase_create ("create");
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_no_backing);
+  tcase_add_test (tc, test_empty_backing_name);
+  tcase_add_test (tc, test_backing_header);
+  tcase_add_test (tc, test_refuses_overwrite);
+  tcase_add_test (tc, test_existing_image_size);
+  tcase_add_test (tc, test_bad_options);
+  tcase_add_test (tc, test_bad_addcow_backing);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  return tu_run (suite ());
+}
