@@ -422,7 +422,8 @@ static int run_command (struct addcow *img, const char *text)
     fprintf (stderr, "command \"%s\" not found\n", argv[0]);
     r = -EINVAL;
   }
-  else if (argc - 1 < ct->argmin || (ct->argmax >= 0 && argc - 1 > ct->argmax)) {
+  else if (argc - 1 < ct->argmin
+           || (ct->argmax >= 0 && argc - 1 > ct->argmax)) {
     if (ct->argmax < 0)
       fprintf (stderr, "bad argument count %d to %s, expected at least %d "
                "arguments\n", argc - 1, argv[0], ct->argmin);

@@ -43,7 +43,8 @@ static void check_help (void)
           "  --output=human|json    output format (default: human)\n"
           "  -r leaks|all           repair leaks, or leaks and what can be\n"
           "                         mended without guessing\n"
-          "  -U, --force-share      open FILE without taking locks (not with -r)\n"
+          "  -U, --force-share      open FILE without taking locks "
+          "(not with -r)\n"
           "  -h, --help             display this help and exit\n");
 }
 

@@ -42,7 +42,8 @@ static const struct {
   { "backing_fmt", "str", "Image format of the base image (raw or add-cow)" },
   { "cluster_size", "size", "add-cow cluster size (4k to 2M, a power of two)" },
   { "image_file", "str", "File name of the raw image file holding the data" },
-  { "image_fmt", "str", "Image format of the image file (allowed values: raw)" },
+  { "image_fmt", "str",
+    "Image format of the image file (allowed values: raw)" },
   { "preallocation", "str", "Preallocation mode of a new image file "
     "(allowed values: off, falloc, full)" },
   { "size", "size", "Virtual disk size" },
@@ -63,8 +64,10 @@ static void create_help (void)
           "  -q                 print nothing but errors\n"
           "  -f add-cow         the format of FILE (only add-cow)\n"
           "  -b BACKING         the backing file (-o backing_file=BACKING)\n"
-          "  -F FMT             its format, raw or add-cow (-o backing_fmt=FMT)\n"
-          "  -u                 do not open the backing file (needs -F and SIZE)\n"
+          "  -F FMT             its format, raw or add-cow "
+          "(-o backing_fmt=FMT)\n"
+          "  -u                 do not open the backing file "
+          "(needs -F and SIZE)\n"
           "  -o OPTIONS         key=value,... ('-o help' lists the keys)\n"
           "  --force            replace an existing FILE\n"
           "  -h, --help         display this help and exit\n");
