@@ -42,6 +42,18 @@
  * call re-examines the bitmap itself, so what changed in between is fine).
  * The lock prefers writers, so a stream of reads cannot starve a COW write.
  *
+ * COPY-ON-WRITE is prepared under the shared lock: a write whose clusters
+ * are all unallocated is widened to those whole clusters, the parts it does
+ * not cover are read (addcow_pread: backing data or zeros) and the write is
+ * merged in.  Under the exclusive lock, if the widened range is still all
+ * unallocated, the library gets whole clusters, which it writes in one go
+ * and marks allocated, with no copy of its own.  The bytes read are still
+ * current then: a range can only be written under the exclusive lock while
+ * it is unallocated, and such a write allocates it in the same critical
+ * section, so "still unallocated" means "nobody wrote it since".  If the
+ * range got allocated meanwhile, the original write goes to the library
+ * instead (its own copy-on-write, or a plain write).
+ *
  * "No bit set since the last flush" is our own flag, bitmap_may_be_dirty:
  * set under the exclusive lock by every (X) write, cleared under the
  * exclusive lock by a flush that succeeded, read under the shared lock.
@@ -400,11 +412,55 @@ do_flush (void)
   return r < 0 ? fail (r) : 0;
 }
 
+/* Is every cluster of the range unallocated in the top layer?  Shared
+ * lock (or exclusive). */
+static bool
+range_unallocated (uint64_t offset, uint64_t count)
+{
+  uint64_t len;
+
+  return addcow_is_allocated (img, offset, count, &len) == 0 && len >= count;
+}
+
+/* Copy-on-write, the slow part outside the exclusive lock.  Under the
+ * shared lock: if the clusters that BUF touches are all unallocated, read
+ * what BUF does not cover of them (backing data or zeros) and return the
+ * whole clusters [*START, *END) with BUF merged in (malloc'd).  NULL when
+ * that does not apply (aligned, partly allocated) or fails: the caller then
+ * lets the library do it all.  See "COPY-ON-WRITE" at the top. */
+static uint8_t *
+prepare_cow (const void *buf, uint32_t count, uint64_t offset,
+             uint64_t *start, uint64_t *end)
+{
+  uint64_t cs = addcow_get_cluster_size (img);
+  uint64_t size = addcow_get_virtual_size (img);
+  uint64_t s = offset & ~(cs - 1), e = (offset + count + cs - 1) & ~(cs - 1);
+  uint8_t *wide;
+
+  if (e > size)
+    e = size;
+  if ((s == offset && e == offset + count) || !range_unallocated (s, e - s)
+      || !(wide = malloc (e - s)))
+    return NULL;
+  if (addcow_pread (img, wide, offset - s, s) < 0
+      || addcow_pread (img, wide + (offset - s) + count,
+                       e - (offset + count), offset + count) < 0) {
+    free (wide);
+    return NULL;
+  }
+  memcpy (wide + (offset - s), buf, count);
+  *start = s;
+  *end = e;
+  return wide;
+}
+
 /* A write (BUF) or zeroing (BUF NULL): shared when it stays inside
  * allocated clusters, exclusive when it may copy-on-write or set bits. */
 static int
 do_write (const void *buf, uint32_t count, uint64_t offset, uint32_t flags)
 {
+  uint8_t *wide = NULL;
+  uint64_t start = 0, end = 0;
   int r;
 
   if (count == 0)
@@ -416,12 +472,18 @@ do_write (const void *buf, uint32_t count, uint64_t offset, uint32_t flags)
     unlock ();
   }
   else {
+    if (buf)
+      wide = prepare_cow (buf, count, offset, &start, &end);
     unlock ();
     wrlock ();
-    r = buf ? addcow_pwrite (img, buf, count, offset)
-            : addcow_pwrite_zeroes (img, count, offset);
+    if (wide && range_unallocated (start, end - start))
+      r = addcow_pwrite (img, wide, end - start, start);
+    else
+      r = buf ? addcow_pwrite (img, buf, count, offset)
+              : addcow_pwrite_zeroes (img, count, offset);
     bitmap_may_be_dirty = true;         /* even a failed write may set bits */
     unlock ();
+    free (wide);
   }
   if (r < 0)
     return fail (r);
