@@ -15,6 +15,7 @@
  * rebase.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "checked.h"
@@ -132,6 +133,13 @@ copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
     offset += here.len;
   }
   return 0;
+}
+
+void
+read_hint (int fd, uint64_t offset, uint64_t len)
+{
+  (void) posix_fadvise (fd, (off_t) offset, (off_t) len,
+                        POSIX_FADV_WILLNEED);
 }
 
 int

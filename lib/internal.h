@@ -266,6 +266,10 @@ int chain_source (struct addcow *img, uint64_t offset, uint64_t max,
  * zeros written only where DST_FD is not a hole already. */
 int copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
                   uint64_t dst_size, uint64_t len, uint64_t offset);
+/* Ask the kernel to start reading [offset, offset+len) of FD (a hint: no
+ * data changes, so it is not part of the I/O table). */
+#define PREFETCH_BYTES (UINT64_C (32) << 20)
+void read_hint (int fd, uint64_t offset, uint64_t len);
 /* Punch [offset, offset+len) of FD out if the I/O table can (space only:
  * nothing relies on it); unsupported is not an error. */
 int punch_if_possible (const struct addcow_io *io, int fd, uint64_t offset,
