@@ -240,26 +240,6 @@ write_metadata (int fd, const struct header *h, struct plan *pl)
   return r;
 }
 
-static int
-sync_dir_of (const char *path)
-{
-  char *dir = strdup (path), *slash;
-  int fd, r = 0;
-
-  if (!dir)
-    return -ENOMEM;
-  slash = strrchr (dir, '/');
-  if (slash)
-    slash[slash == dir ? 1 : 0] = 0;
-  fd = open (slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync (fd) < 0)
-    r = -errno;
-  if (fd >= 0)
-    close (fd);
-  free (dir);
-  return r;
-}
-
 /* Move TMP to PATH; without OVERWRITE, never replace an existing file. */
 static int
 install_file (const char *tmp, const char *path, bool overwrite)
@@ -302,7 +282,7 @@ write_addcow_file (const struct addcow_create_opts *opts, struct plan *pl)
     r = -errno;
   else if ((r = write_metadata (fd, &h, pl)) == 0
            && (r = install_file (tmp, pl->path, opts->overwrite)) == 0)
-    r = sync_dir_of (pl->path);
+    r = file_sync_dir (pl->path);
   if (fd >= 0)
     close (fd);
   if (r < 0 && fd >= 0)

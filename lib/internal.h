@@ -67,6 +67,8 @@ int file_open (struct acfile *f, const char *path, bool writable,
                const char *owner, const char *what);
 void file_close (struct acfile *f);
 bool file_same (const struct acfile *a, const struct acfile *b);
+/* fsync the directory holding PATH, so a rename into it is durable. */
+int file_sync_dir (const char *path);
 
 /* lock.c: qemu-compatible OFD locks (bytes 100+perm, 200+perm). */
 int file_lock (struct acfile *f, bool writer, const char *owner);

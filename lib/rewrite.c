@@ -84,26 +84,6 @@ write_new_file (struct addcow *img, const struct header *h, int fd)
   return r;
 }
 
-static int
-sync_dir_of (const char *path)
-{
-  char *dir = strdup (path), *slash;
-  int fd, r = 0;
-
-  if (!dir)
-    return -ENOMEM;
-  slash = strrchr (dir, '/');
-  if (slash)
-    slash[slash == dir ? 1 : 0] = 0;
-  fd = open (slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync (fd) < 0)
-    r = -errno;
-  if (fd >= 0)
-    close (fd);
-  free (dir);
-  return r;
-}
-
 /* Create TMP afresh (a stale one from a crash is replaced), with the old
  * file's mode and owner, and take the write lock on it. */
 static int
@@ -222,7 +202,7 @@ image_rewrite_header (struct addcow *img, const char *backing_name,
   }
   created = false;
   adopt (img, &nf, &h);
-  if ((r = sync_dir_of (dest)) < 0)
+  if ((r = file_sync_dir (dest)) < 0)
     r = set_error (-r, "%s: could not sync its directory: %s",
                    img->filename, strerror (-r));
  out:
