@@ -520,12 +520,7 @@ static int parse_io_args (int argc, char **argv, struct io_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  if (optind != argc - 1)
-    return usage_error ("Expecting one image file name");
-  a->filename = argv[optind];
-  if (check_image_format (a->format, a->filename) < 0)
-    return 1;
-  return -1;
+  return image_operand (argc, argv, a->format, &a->filename);
 }
 
 static int run (int argc, char **argv)

@@ -89,11 +89,8 @@ static int parse_check_args (int argc, char **argv, struct check_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  if (optind != argc - 1)
-    return usage_error ("Expecting one image file name");
-  a->filename = argv[optind];
-  if (check_image_format (a->format, a->filename) < 0)
-    return 1;
+  if ((c = image_operand (argc, argv, a->format, &a->filename)) >= 0)
+    return c;
   if (a->force_share && a->repair != ADDCOW_REPAIR_NONE) {
     error_msg ("%s: -U (--force-share) cannot be used with -r", a->filename);
     return 1;

@@ -60,12 +60,7 @@ static int parse_commit_args (int argc, char **argv, struct commit_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  if (optind != argc - 1)
-    return usage_error ("Expecting one image file name");
-  a->filename = argv[optind];
-  if (check_image_format (a->format, a->filename) < 0)
-    return 1;
-  return -1;
+  return image_operand (argc, argv, a->format, &a->filename);
 }
 
 int cmd_commit (int argc, char **argv)

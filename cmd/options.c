@@ -253,6 +253,15 @@ int check_image_format (const char *fmt, const char *filename)
   return -1;
 }
 
+int image_operand (int argc, char **argv, const char *format,
+                   const char **filename)
+{
+  if (optind != argc - 1)
+    return usage_error ("Expecting one image file name");
+  *filename = argv[optind];
+  return check_image_format (format, *filename) < 0 ? 1 : -1;
+}
+
 int check_backing_format (const char *fmt, const char *filename)
 {
   if (fmt == NULL || strcmp (fmt, "raw") == 0 || strcmp (fmt, "add-cow") == 0)

@@ -55,6 +55,12 @@ int check_image_format (const char *fmt, const char *filename);
 /* -F FMT: "raw" or "add-cow" ("FILE: unsupported backing format 'X'"). */
 int check_backing_format (const char *fmt, const char *filename);
 
+/* After getopt: the one image file name that must follow the options, in
+ * the format given with -f (FORMAT, may be NULL).  Returns -1 to go on
+ * (*FILENAME set), or the exit status of a usage error. */
+int image_operand (int argc, char **argv, const char *format,
+                   const char **filename);
+
 /* Round up to a multiple of 512 (a virtual size); false on overflow. */
 bool round_up_512 (uint64_t *value);
 
