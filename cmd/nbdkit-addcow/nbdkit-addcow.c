@@ -35,8 +35,9 @@
  * (S) calls hold the lock shared, (X) calls hold it exclusive, so no memory
  * of the handle is ever written while anybody else reads it: no data race.
  * Whether a write is (S) is decided with addcow_is_allocated under the
- * shared lock and acted on under that same lock; since only (X) calls set
- * bits and nothing clears them while we serve, the answer cannot go stale
+ * shared lock and acted on under that same lock; since only (X) calls
+ * change bits (a copy-on-write sets them; a flush whose data sync fails
+ * forgets the bits it could not vouch for), the answer cannot go stale
  * before the write.  When the range is not wholly allocated we drop the
  * shared lock and redo the whole call under the exclusive one (the library
  * call re-examines the bitmap itself, so what changed in between is fine).
@@ -50,9 +51,11 @@
  * and marks allocated, with no copy of its own.  The bytes read are still
  * current then: a range can only be written under the exclusive lock while
  * it is unallocated, and such a write allocates it in the same critical
- * section, so "still unallocated" means "nobody wrote it since".  If the
- * range got allocated meanwhile, the original write goes to the library
- * instead (its own copy-on-write, or a plain write).
+ * section, so "still unallocated" means "nobody wrote it since" (or a
+ * failed flush forgot what they wrote, and the range again reads the
+ * backing data we read).  If the range got allocated meanwhile, the
+ * original write goes to the library instead (its own copy-on-write, or a
+ * plain write).
  *
  * "No bit set since the last flush" is our own flag, bitmap_may_be_dirty:
  * set under the exclusive lock by every (X) write, cleared under the
@@ -304,10 +307,12 @@ addcow_export_description (void *handle)
 {
   const char *backing = addcow_get_backing_name (img);
 
+  const char *name = strrchr (filename, '/') + 1;   /* no server paths */
+
   (void) handle;
   if (!backing)
-    return nbdkit_printf_intern ("add-cow image %s", filename);
-  return nbdkit_printf_intern ("add-cow image %s over %s (%s)", filename,
+    return nbdkit_printf_intern ("add-cow image %s", name);
+  return nbdkit_printf_intern ("add-cow image %s over %s (%s)", name,
                                backing, addcow_get_backing_format (img));
 }
 
