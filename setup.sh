@@ -39,15 +39,31 @@ run_tests() {
     ctest --test-dir build-asan --output-on-failure -j2 -E '^nbd/'
 }
 
+stop_nbdkit() {   # stop_nbdkit PIDFILE: wait until it is gone (and unlocked)
+  local pid
+  pid=$(cat "$1")
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
 # The main job on a built-in demo: a golden base image, a VM overlay on it,
 # writes through addcow-io, info and map, then flatten: the raw file alone
 # is the disk.
 run_demo() {
-  local img=$PWD/${BUILD_DIR:-build}/cmd/addcow-img io=$PWD/${BUILD_DIR:-build}/cmd/addcow-io dir
+  local bin=$PWD/${BUILD_DIR:-build}/cmd dir
+  local img=$bin/addcow-img io=$bin/addcow-io
+  local plugin=$bin/nbdkit-addcow/nbdkit-addcow-plugin.so
   dir=$(mktemp -d /tmp/addcow-demo.XXXXXX)
   trap 'rm -rf "$dir"' EXIT
   cd "$dir"
-  show() { printf '\n$'; printf ' %q' "${@##*/}"; printf '\n'; "$@"; }
+  show() {   # print the command (program without its directory), run it
+    local a line="\$ ${1##*/}"
+    for a in "${@:2}"; do
+      [[ $a =~ ^[][A-Za-z0-9_./:=,+?-]+$ ]] && line+=" $a" || line+=" '$a'"
+    done
+    printf '\n%s\n' "${line//$dir\//}"
+    "$@"
+  }
 
   echo "== a 4 MiB golden image (an add-cow image without backing: golden.raw)"
   show "$img" create golden.add-cow 4M
@@ -55,6 +71,11 @@ run_demo() {
   echo; echo "== an overlay for one VM, backed by the raw golden image"
   show "$img" create -f add-cow -b golden.raw -F raw vm1.add-cow
   show "$io" -c 'write -P 0x22 64k 64k' -c 'write -P 0x33 1M 4k' vm1.add-cow
+  echo; echo "== serve it over NBD with the nbdkit plugin; qemu-io writes through it"
+  show nbdkit -U "$dir/nbd.sock" -P "$dir/nbd.pid" "$plugin" file=vm1.add-cow
+  show qemu-io -f raw -c 'write -P 0x44 2M 64k' -c 'read -P 0x44 2M 64k' \
+       "nbd+unix:///?socket=$dir/nbd.sock"
+  stop_nbdkit "$dir/nbd.pid"
   show "$img" info vm1.add-cow
   show "$img" map vm1.add-cow
   show "$img" map --output=json vm1.add-cow
@@ -66,7 +87,8 @@ run_demo() {
   show rm golden.add-cow golden.raw vm1.add-cow
   show qemu-io -f raw -c 'read -P 0x11 0 64k' -c 'read -P 0x22 64k 64k' \
        -c 'read -P 0x11 128k 896k' -c 'read -P 0x33 1M 4k' \
-       -c 'read -P 0x11 1028k 3068k' vm1.raw
+       -c 'read -P 0x11 1028k 1020k' -c 'read -P 0x44 2M 64k' \
+       -c 'read -P 0x11 2112k 1984k' vm1.raw
 }
 
 case "${1:-demo}" in
