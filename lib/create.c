@@ -126,6 +126,21 @@ plan_image_file (const struct addcow_create_opts *opts, struct plan *pl,
   return r;
 }
 
+/* PATH, the file create replaces (--force), must not be the image file
+ * or the backing file its header names: replacing it would destroy the
+ * data the new image stands on. */
+static int
+not_replacing (const char *path, const char *other, const char *what)
+{
+  struct stat a, b;
+
+  if (stat (path, &a) == 0 && stat (other, &b) == 0
+      && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    return set_error (EINVAL, "%s: it is the %s '%s' of the new image",
+                      path, what, other);
+  return 0;
+}
+
 static int
 make_plan (const struct addcow_create_opts *opts, struct plan *pl)
 {
@@ -154,6 +169,17 @@ make_plan (const struct addcow_create_opts *opts, struct plan *pl)
   if (opts->backing_name && strcmp (opts->backing_name, pl->image_name) == 0)
     return set_error (EINVAL, "%s: image file and backing file have the "
                       "same name '%s'", pl->path, pl->image_name);
+  if ((r = not_replacing (pl->path, pl->image_path, "image file")) < 0)
+    return r;
+  if (opts->backing_name) {
+    char *bpath = path_resolve (pl->path, opts->backing_name);
+    if (!bpath)
+      return set_error (ENOMEM, "%s: out of memory", pl->path);
+    r = not_replacing (pl->path, bpath, "backing file");
+    free (bpath);
+    if (r < 0)
+      return r;
+  }
   if (opts->backing_name && opts->no_backing_open) {
     if (!opts->backing_format)
       return set_error (EINVAL, "%s: a backing format is needed when the "

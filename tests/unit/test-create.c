@@ -213,6 +213,53 @@ START_TEST (test_bad_addcow_backing)
 }
 END_TEST
 
+/* --force replaces an add-cow file, never the image file or the backing
+ * file the new header names: a FILENAME that is one of them (by any name)
+ * is refused and the file keeps every byte. */
+START_TEST (test_overwrite_refuses_own_files)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+  char *alias = tu_join (dir, "alias.raw");
+  char *other = tu_join (dir, "other.raw");
+  uint8_t *before, *after;
+  size_t len, len2;
+
+  tu_make_file (image, 4 * 4096, 7);
+  tu_make_file (base, 4 * 4096, 8);
+  ck_assert_int_eq (link (image, alias), 0);
+  before = tu_read_file (image, &len);
+  o.overwrite = true;
+  o.cluster_size = 4096;
+  o.image_name = "disk.raw";
+  ck_assert_int_eq (addcow_create (image, &o), -EINVAL);
+  tu_assert_error_has (image, "is the image file", NULL);
+  ck_assert_int_eq (addcow_create (alias, &o), -EINVAL);
+  after = tu_read_file (image, &len2);
+  ck_assert_uint_eq (len2, len);
+  ck_assert_mem_eq (after, before, len);
+  free (before);
+  free (after);
+
+  before = tu_read_file (base, &len);
+  o.image_name = "other.raw";
+  o.backing_name = "base.raw";
+  ck_assert_int_eq (addcow_create (base, &o), -EINVAL);
+  tu_assert_error_has (base, "is the backing file", NULL);
+  o.no_backing_open = true;
+  o.backing_format = "raw";
+  o.size = 4096;
+  ck_assert_int_eq (addcow_create (base, &o), -EINVAL);
+  after = tu_read_file (base, &len2);
+  ck_assert_uint_eq (len2, len);
+  ck_assert_mem_eq (after, before, len);
+  ck_assert_int_eq (access (other, F_OK), -1);   /* nothing made */
+  free (before);
+  free (after);
+  free (alias);
+  free (other);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -227,6 +274,7 @@ suite (void)
   tcase_add_test (tc, test_existing_image_size);
   tcase_add_test (tc, test_bad_options);
   tcase_add_test (tc, test_bad_addcow_backing);
+  tcase_add_test (tc, test_overwrite_refuses_own_files);
   suite_add_tcase (s, tc);
   return s;
 }
