@@ -5,10 +5,10 @@
  * in a layer is that layer's data; an unallocated run falls through to the
  * backing file unless there is none or the run starts at or past its end
  * (then it reads as zeros at this depth, "present": false); a raw backing
- * reports its own data and holes (SEEK_DATA / SEEK_HOLE).
+ * reports its own data and holes (SEEK_DATA / SEEK_HOLE, through
+ * raw_source, the same walk the bulk copies use).
  */
 #include <errno.h>
-#include <unistd.h>
 
 #include "checked.h"
 #include "internal.h"
@@ -37,32 +37,6 @@ addcow_is_allocated (struct addcow *img, uint64_t offset,
   return bit;
 }
 
-/* Data or hole run of a raw file at OFFSET (< its size), <= MAX bytes. */
-static void
-raw_status (int fd, uint64_t offset, uint64_t max, bool *data,
-            uint64_t *length)
-{
-  off_t d = lseek (fd, (off_t) offset, SEEK_DATA), h;
-
-  if (d < 0 && errno == ENXIO) {        /* a hole up to end of file */
-    *data = false;
-    *length = max;
-  }
-  else if (d < 0) {                     /* no SEEK_DATA here: all data */
-    *data = true;
-    *length = max;
-  }
-  else if ((uint64_t) d > offset) {
-    *data = false;
-    *length = min_u64 ((uint64_t) d - offset, max);
-  }
-  else {
-    h = lseek (fd, (off_t) offset, SEEK_HOLE);
-    *data = true;
-    *length = h > d ? min_u64 ((uint64_t) h - offset, max) : max;
-  }
-}
-
 static void
 set_extent (struct addcow_extent *ext, uint64_t start, uint64_t length,
             uint32_t depth, uint32_t flags, const char *filename)
@@ -81,7 +55,7 @@ addcow_block_status (struct addcow *img, uint64_t offset,
 {
   uint32_t depth = 0;
   uint64_t len;
-  bool data;
+  struct source s;
   int r;
 
   if (max_length == 0)
@@ -105,10 +79,11 @@ addcow_block_status (struct addcow *img, uint64_t offset,
     max_length = min_u64 (len, img->backing_size - offset);
     depth++;
     if (img->backing_kind == BACKING_RAW) {
-      raw_status (img->backing_raw.fd, offset, max_length, &data, &len);
-      set_extent (ext, offset, len, depth, ADDCOW_EXTENT_PRESENT
+      raw_source (img->backing_raw.fd, img->backing_size, offset,
+                  max_length, &s);
+      set_extent (ext, offset, s.len, depth, ADDCOW_EXTENT_PRESENT
                   | ADDCOW_EXTENT_OFFSET_VALID
-                  | (data ? ADDCOW_EXTENT_DATA : ADDCOW_EXTENT_ZERO),
+                  | (s.fd >= 0 ? ADDCOW_EXTENT_DATA : ADDCOW_EXTENT_ZERO),
                   img->backing_raw.path);
       return 0;
     }
