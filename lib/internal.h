@@ -294,6 +294,10 @@ int progress_add (struct progress *p, uint64_t n, const char *file);
  * (NULL: none) of format BACKING_FMT, compat features | SET_COMPAT, and the
  * same bitmap: written beside it, synced, locked, renamed over it, directory
  * synced.  IMG then uses the new file. */
+/* Would a header naming BACKING_NAME (NULL: none) fit?  0 or -errno with
+ * the message set; checked before a rebase copies anything. */
+int image_header_fits (const struct addcow *img, const char *backing_name,
+                       const char *backing_fmt);
 int image_rewrite_header (struct addcow *img, const char *backing_name,
                           const char *backing_fmt, uint64_t set_compat);
 

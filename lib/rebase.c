@@ -391,7 +391,9 @@ rebase_safe (struct rebase *rb)
 {
   int r;
 
-  if ((r = open_top (rb, 0)) < 0 || (r = open_new_backing (rb)) < 0)
+  if ((r = open_top (rb, 0)) < 0 || (r = open_new_backing (rb)) < 0
+      || (r = image_header_fits (rb->top, rb->opts->backing_name,
+                                 rb->new_fmt)) < 0)
     return r;
   rb->old_buf = malloc (CMP_BUF);
   rb->new_buf = malloc (CMP_BUF);

@@ -163,6 +163,21 @@ tmp_name (const char *filename, char **dest)
 }
 
 int
+image_header_fits (const struct addcow *img, const char *backing_name,
+                   const char *backing_fmt)
+{
+  struct header h;
+  int r = header_init (&h, img->cluster_bits, img->hdr.image_name,
+                       img->hdr.image_fmt, backing_name, backing_fmt);
+
+  header_free (&h);
+  if (r < 0)
+    return set_error (-r, "%s: the names do not fit in a header of %u "
+                      "bytes", img->filename, h.header_size);
+  return 0;
+}
+
+int
 image_rewrite_header (struct addcow *img, const char *backing_name,
                       const char *backing_fmt, uint64_t set_compat)
 {

@@ -13,6 +13,7 @@
  * over data, and it ends at cluster 33.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdio.h>
@@ -526,6 +527,30 @@ START_TEST (test_missing_new_backing)
 }
 END_TEST
 
+/* A new name that opens but does not fit in the header is refused before
+ * a single cluster is copied (not after the copy, wasting it). */
+START_TEST (test_name_too_long_refused_first)
+{
+  char name[4100] = "";
+  char *msg;
+  int i;
+
+  make_chain ();
+  for (i = 0; i < 2004; i++)
+    strcat (name, "./");
+  /* 4014 bytes: one more than fits beside "top.raw" (4096 - 76 - 7). */
+  strcat (name, "/b.raw");
+  ck_assert_uint_eq (strlen (name), 4096 - 76 - 7 + 1);
+  ck_assert_msg (strlen (F.dir) + 1 + strlen (name) < PATH_MAX,
+                 "scratch directory too deep for this test");
+  ck_assert (asprintf (&msg, "%s: the names do not fit in a header of 4096 "
+                       "bytes", F.top) > 0);
+  assert_refused (name, "raw", -ENAMETOOLONG, msg, NULL);
+  tu_assert_error (msg);
+  free (msg);
+}
+END_TEST
+
 START_TEST (test_refused_backings)
 {
   char *dir = tu_join (F.dir, "adir"), *fifo = tu_join (F.dir, "fifo");
@@ -748,6 +773,7 @@ rebase_suite (void)
   tcase_add_test (t, test_flatten_twice);
   tcase_add_test (t, test_missing_new_backing);
   tcase_add_test (t, test_refused_backings);
+  tcase_add_test (t, test_name_too_long_refused_first);
   tcase_add_test (t, test_progress);
   tcase_add_test (t, test_cancel_flatten);
   tcase_add_test (t, test_cancel_safe);
