@@ -141,6 +141,16 @@ not_replacing (const char *path, const char *other, const char *what)
   return 0;
 }
 
+/* An image with a backing file loads its bitmap at open: refuse to make
+ * one that could never be opened. */
+static bool
+bitmap_too_large (const struct plan *pl)
+{
+  uint64_t nb = div_round_up (pl->size, UINT64_C (1) << pl->cluster_bits);
+
+  return div_round_up (nb, 8) > ADDCOW_MAX_BITMAP_BYTES;
+}
+
 static int
 make_plan (const struct addcow_create_opts *opts, struct plan *pl)
 {
@@ -191,6 +201,12 @@ make_plan (const struct addcow_create_opts *opts, struct plan *pl)
     return r;
   r = plan_image_file (opts, pl, backing_size, &backing);
   file_close (&backing);
+  if (r == 0 && opts->backing_name && bitmap_too_large (pl))
+    r = set_error (EFBIG, "%s: a %llu-byte disk with %u-byte clusters needs "
+                   "a bitmap larger than this implementation's %u MiB; use "
+                   "a larger cluster_size", pl->path,
+                   (unsigned long long) pl->size, 1u << pl->cluster_bits,
+                   ADDCOW_MAX_BITMAP_BYTES >> 20);
   return r;
 }
 
@@ -228,6 +244,8 @@ create_image_file (const struct addcow_create_opts *opts, struct plan *pl)
     r = io_truncate (&pl->io, fd, pl->size);
   if (r == 0)
     r = io_sync (&pl->io, fd);
+  if (r == 0)                   /* its directory entry must last too */
+    r = file_sync_dir (pl->image_path);
   close (fd);
   if (r < 0) {
     unlink (pl->image_path);

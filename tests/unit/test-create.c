@@ -260,6 +260,24 @@ START_TEST (test_overwrite_refuses_own_files)
 }
 END_TEST
 
+/* With a backing file the bitmap is loaded at open, so create refuses a
+ * disk whose bitmap would pass the in-memory limit, before making files. */
+START_TEST (test_bitmap_too_large)
+{
+  char msg[512];
+
+  tu_make_file (base, 4096, 3);
+  /* 4 KiB clusters: 8 TiB + 1 cluster needs 256 MiB + 1 byte of bitmap. */
+  ck_assert_int_eq (create ("base.raw", "raw",
+                            (UINT64_C (8) << 40) + 8 * 4096, true), -EFBIG);
+  snprintf (msg, sizeof msg, "%s: a 8796093054976-byte disk with 4096-byte "
+            "clusters needs a bitmap larger than this implementation's "
+            "256 MiB; use a larger cluster_size", meta);
+  tu_assert_error (msg);
+  ck_assert_uint_eq (count_entries (dir), 1);    /* only base.raw */
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -275,6 +293,7 @@ suite (void)
   tcase_add_test (tc, test_bad_options);
   tcase_add_test (tc, test_bad_addcow_backing);
   tcase_add_test (tc, test_overwrite_refuses_own_files);
+  tcase_add_test (tc, test_bitmap_too_large);
   suite_add_tcase (s, tc);
   return s;
 }
