@@ -238,6 +238,7 @@ copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
 
   if (c->base_img)
     return copy_into_addcow (c, fd, len, offset);
+  c->base_raw->hint.end = c->base_raw->hint.start;  /* it changes now */
   r = copy_to_file (&c->top->io, fd, c->base_raw->fd, c->base_raw->size,
                     len, offset);
   if (r < 0)

@@ -21,33 +21,53 @@
 #include "checked.h"
 #include "internal.h"
 
-void
-raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
-            struct source *s)
+/* Ask the kernel about the extent holding OFFSET: [offset, end) is all
+ * data or all hole (end may lie past SIZE). */
+static void
+find_extent (int fd, uint64_t offset, uint64_t size, struct extent_hint *h)
 {
-  off_t d, h;
+  off_t d = lseek (fd, (off_t) offset, SEEK_DATA), e;
+
+  h->start = offset;
+  h->end = size;
+  h->data = false;
+  if (d < 0 && errno == ENXIO)          /* a hole up to the end of file */
+    return;
+  h->data = d < 0 || (uint64_t) d == offset;
+  if (d < 0)                            /* no SEEK_DATA here: all data */
+    return;
+  if (!h->data) {                       /* a hole, then data at d */
+    h->end = (uint64_t) d;
+    return;
+  }
+  e = lseek (fd, (off_t) offset, SEEK_HOLE);
+  if (e > d)
+    h->end = (uint64_t) e;
+}
+
+void
+raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
+                   uint64_t max, struct source *s)
+{
+  struct extent_hint *h = &f->hint;
 
   s->fd = -1;
   s->len = max;
   if (offset >= size)                   /* past the end: zeros */
     return;
-  max = min_u64 (max, size - offset);
-  s->len = max;
-  d = lseek (fd, (off_t) offset, SEEK_DATA);
-  if (d < 0 && errno == ENXIO)          /* a hole up to the end of file */
-    return;
-  if (d < 0) {                          /* no SEEK_DATA here: all data */
-    s->fd = fd;
-    return;
-  }
-  if ((uint64_t) d > offset) {          /* a hole, then data */
-    s->len = min_u64 ((uint64_t) d - offset, max);
-    return;
-  }
-  s->fd = fd;
-  h = lseek (fd, (off_t) offset, SEEK_HOLE);
-  if (h > d)
-    s->len = min_u64 ((uint64_t) h - offset, max);
+  if (offset < h->start || offset >= h->end)
+    find_extent (f->fd, offset, size, h);
+  s->fd = h->data ? f->fd : -1;
+  s->len = min_u64 (min_u64 (max, size - offset), h->end - offset);
+}
+
+void
+raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
+            struct source *s)
+{
+  struct acfile f = { .fd = fd };     /* an empty hint: ask the kernel */
+
+  raw_source_hinted (&f, size, offset, max, s);
 }
 
 int
@@ -84,7 +104,8 @@ chain_source (struct addcow *img, uint64_t offset, uint64_t max,
   }
   max = min_u64 (max, img->backing_size - offset);
   if (img->backing_kind == BACKING_RAW) {
-    raw_source (img->backing_raw.fd, img->backing_size, offset, max, s);
+    raw_source_hinted (&img->backing_raw, img->backing_size, offset, max,
+                       s);
     return 0;
   }
   return disk_source (img->backing_img, offset, max, s);

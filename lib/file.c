@@ -34,6 +34,7 @@ file_open (struct acfile *f, const char *path, bool writable,
 
   f->fd = -1;
   f->path = NULL;
+  f->hint.start = f->hint.end = 0;
   f->fd = open (path, flags);
   if (f->fd < 0 && !what)
     return set_error_errno (errno, "%s: could not open", owner);

@@ -52,8 +52,19 @@ int io_truncate (const struct addcow_io *io, int fd, uint64_t length);
 
 /* ---- file.c: opening the files around an image ------------------------ */
 
+/* One region of a raw file known to be all data or all hole, from the
+ * last SEEK_DATA/SEEK_HOLE answer: a forward walk (map, a copy) then asks
+ * the kernel once per extent instead of once per run.  Empty when
+ * start == end; whoever writes to the file must empty it. */
+struct extent_hint {
+  uint64_t start, end;
+  bool data;
+};
+
 struct acfile {
   int fd;                       /* -1 when not open */
+  struct extent_hint hint;      /* only for files this library never writes
+                                 * while open: backing files */
   char *path;                   /* the path it was opened by */
   uint64_t size;                /* at open */
   dev_t dev;
@@ -256,6 +267,10 @@ struct source {
  * past SIZE: zeros), at most MAX bytes. */
 void raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
                  struct source *s);
+/* raw_source for a file that does not change while open, remembering
+ * the extent found in F->hint. */
+void raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
+                        uint64_t max, struct source *s);
 /* IMG's virtual disk at OFFSET (< its virtual size). */
 int disk_source (struct addcow *img, uint64_t offset, uint64_t max,
                  struct source *s);

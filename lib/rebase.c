@@ -131,7 +131,7 @@ new_source (struct rebase *rb, uint64_t offset, uint64_t max,
 {
   if (rb->new_img)
     return disk_source (rb->new_img, offset, max, s);
-  raw_source (rb->new_raw.fd, rb->new_size, offset, max, s);
+  raw_source_hinted (&rb->new_raw, rb->new_size, offset, max, s);
   return 0;
 }
 

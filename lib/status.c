@@ -79,8 +79,8 @@ addcow_block_status (struct addcow *img, uint64_t offset,
     max_length = min_u64 (len, img->backing_size - offset);
     depth++;
     if (img->backing_kind == BACKING_RAW) {
-      raw_source (img->backing_raw.fd, img->backing_size, offset,
-                  max_length, &s);
+      raw_source_hinted (&img->backing_raw, img->backing_size, offset,
+                         max_length, &s);
       set_extent (ext, offset, s.len, depth, ADDCOW_EXTENT_PRESENT
                   | ADDCOW_EXTENT_OFFSET_VALID
                   | (s.fd >= 0 ? ADDCOW_EXTENT_DATA : ADDCOW_EXTENT_ZERO),

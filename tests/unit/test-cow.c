@@ -595,6 +595,47 @@ START_TEST (test_block_status_sparse_backing)
 }
 END_TEST
 
+/* The raw backing's extents are remembered between calls (one lseek pair
+ * per extent): answers must not depend on the order of the questions. */
+START_TEST (test_block_status_any_order)
+{
+  const uint64_t size = 24 * CS;
+  static const unsigned data[] = { 1, 2, 5, 9, 10, 11, 17, 23 };
+  bool is_data[24] = { false };
+  struct addcow *img;
+  struct addcow_extent e;
+  uint8_t buf[CS];
+  uint64_t off, end;
+  unsigned i, pass;
+
+  tu_make_file (base, size, 0);             /* sparse */
+  for (i = 0; i < sizeof data / sizeof data[0]; i++) {
+    tu_fill (buf, CS, BASE_SEED, (uint64_t) data[i] * CS);
+    tu_pwrite (base, buf, CS, (uint64_t) data[i] * CS);
+    is_data[data[i]] = true;
+  }
+  tu_make_file (image, size, JUNK_SEED);
+  tu_create (meta, "disk.raw", "base.raw", "raw", CS, 0);
+  img = tu_open (meta, false);
+  /* Pass 0 walks backwards, pass 1 forwards, pass 2 hops about. */
+  for (pass = 0; pass < 3; pass++)
+    for (i = 0; i < 48; i++) {
+      unsigned k = pass == 0 ? 47 - i : pass == 1 ? i : (i * 29) % 48;
+      off = (uint64_t) k * CS / 2;
+      ck_assert_int_eq (addcow_block_status (img, off, size - off, &e), 0);
+      for (end = off / CS + 1; end < 24 && is_data[end] == is_data[off / CS];
+           end++)
+        ;
+      ck_assert_uint_eq (e.length, end * CS - off);
+      ck_assert_uint_eq (e.flags, ADDCOW_EXTENT_PRESENT
+                         | ADDCOW_EXTENT_OFFSET_VALID
+                         | (is_data[off / CS] ? ADDCOW_EXTENT_DATA
+                                              : ADDCOW_EXTENT_ZERO));
+    }
+  addcow_close (img);
+}
+END_TEST
+
 START_TEST (test_request_errors)
 {
   struct ov o;
@@ -916,6 +957,7 @@ suite (void)
   tcase_add_test (tc, test_chain_three_layers);
   tcase_add_test (tc, test_chain_short_middle);
   tcase_add_test (tc, test_block_status_sparse_backing);
+  tcase_add_test (tc, test_block_status_any_order);
   tcase_add_test (tc, test_request_errors);
   suite_add_tcase (s, tc);
 
