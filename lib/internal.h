@@ -46,6 +46,10 @@ int io_write_zeroes (const struct addcow_io *io, int fd, uint64_t count,
 /* Copy between files: copy_range where possible, else read+write. */
 int io_copy (const struct addcow_io *io, int fd_in, int fd_out,
              uint64_t count, uint64_t offset);
+/* Copy through a buffer between different offsets (zeros past the end of
+ * FD_IN). */
+int io_copy_bounce (const struct addcow_io *io, int fd_in, uint64_t in_off,
+                    int fd_out, uint64_t out_off, uint64_t count);
 int io_datasync (const struct addcow_io *io, int fd);
 int io_sync (const struct addcow_io *io, int fd);
 int io_truncate (const struct addcow_io *io, int fd, uint64_t length);

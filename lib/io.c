@@ -174,10 +174,9 @@ io_write_zeroes (const struct addcow_io *io, int fd, uint64_t count,
   return r;
 }
 
-/* Copy with a bounce buffer; what lies past the end of FD_IN is zeros. */
-static int
-copy_bounce (const struct addcow_io *io, int fd_in, int fd_out,
-             uint64_t count, uint64_t offset)
+int
+io_copy_bounce (const struct addcow_io *io, int fd_in, uint64_t in_off,
+                int fd_out, uint64_t out_off, uint64_t count)
 {
   uint8_t *buf = malloc (BOUNCE_SIZE);
   int r = 0;
@@ -186,11 +185,12 @@ copy_bounce (const struct addcow_io *io, int fd_in, int fd_out,
     return -ENOMEM;
   while (count > 0 && r == 0) {
     size_t n = (size_t) min_u64 (count, BOUNCE_SIZE);
-    r = io_read (io, fd_in, buf, n, offset);
+    r = io_read (io, fd_in, buf, n, in_off);
     if (r == 0)
-      r = io_write (io, fd_out, buf, n, offset);
+      r = io_write (io, fd_out, buf, n, out_off);
     count -= n;
-    offset += n;
+    in_off += n;
+    out_off += n;
   }
   free (buf);
   return r;
@@ -215,7 +215,7 @@ io_copy (const struct addcow_io *io, int fd_in, int fd_out, uint64_t count,
     count -= (uint64_t) r;
     offset += (uint64_t) r;
   }
-  return copy_bounce (io, fd_in, fd_out, count, offset);
+  return io_copy_bounce (io, fd_in, offset, fd_out, offset, count);
 }
 
 int

@@ -28,31 +28,6 @@
 #include "checked.h"
 #include "internal.h"
 
-#define COPY_BUF (1u << 20)
-
-/* Copy LEN bytes from IN_OFF of IN to OUT_OFF of OUT (zeros past EOF). */
-static int
-copy_bytes (const struct addcow_io *io, int in, uint64_t in_off, int out,
-            uint64_t out_off, uint64_t len)
-{
-  uint8_t *buf = malloc (COPY_BUF);
-  int r = 0;
-
-  if (!buf)
-    return -ENOMEM;
-  while (len > 0 && r == 0) {
-    size_t n = (size_t) min_u64 (len, COPY_BUF);
-    r = io_read (io, in, buf, n, in_off);
-    if (r == 0)
-      r = io_write (io, out, buf, n, out_off);
-    len -= n;
-    in_off += n;
-    out_off += n;
-  }
-  free (buf);
-  return r;
-}
-
 /* Header, bitmap (from memory, or from the old file when it was not loaded
  * because of ALL_ALLOCATED), padding; then fsync. */
 static int
@@ -75,7 +50,7 @@ write_new_file (struct addcow *img, const struct header *h, int fd)
                   h->header_size);
   }
   else if (r == 0)
-    r = copy_bytes (&img->io, img->meta.fd, img->hdr.header_size, fd,
+    r = io_copy_bounce (&img->io, img->meta.fd, img->hdr.header_size, fd,
                     h->header_size, nbytes);
   if (r == 0)
     r = io_truncate (&img->io, fd, h->header_size + padded);
