@@ -139,11 +139,13 @@ io_write (const struct addcow_io *io, int fd, const void *buf, size_t count,
   return 0;
 }
 
+/* Errors that mean "this file or kernel cannot do it": fall back.  A bad
+ * descriptor (EBADF) is a bug and is reported, not papered over. */
 static bool
 is_unsupported (int err)
 {
   return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL
-    || err == EXDEV || err == ENODEV || err == EBADF;
+    || err == EXDEV || err == ENODEV;
 }
 
 int
