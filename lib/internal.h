@@ -190,6 +190,9 @@ struct addcow {
   struct addcow_io io;
   unsigned flags;               /* ADDCOW_OPEN_* */
   bool writable;
+  bool write_failed;            /* the bitmap could not be made to match
+                                 * the disk after a failed sync: no more
+                                 * writes through this handle */
   bool all_allocated;
   uint32_t cluster_bits;
   uint32_t cluster_size;

@@ -155,6 +155,10 @@ write_common (struct addcow *img, struct wsrc src, uint64_t count,
 
   if (!img->writable)
     return set_error (EROFS, "%s: image is opened read-only", img->filename);
+  if (img->write_failed)
+    return set_error (EIO, "%s: an earlier failed sync left this handle's "
+                      "bitmap uncertain; reopen the image to write again",
+                      img->filename);
   if ((r = image_check_range (img, count, offset)) < 0)
     return r;
   while (count > 0) {
@@ -235,7 +239,7 @@ forget_unsynced_bits (struct addcow *img)
     if (io_read (&img->io, img->meta.fd, img->bm.bytes + off,
                  (size_t) min_u64 (BITMAP_BLOCK, img->bm.nbytes - off),
                  img->hdr.header_size + off) < 0)
-      img->writable = false;
+      img->write_failed = true;
     img->bm.dirty[b] = 0;
   }
   img->bm.any_dirty = false;

@@ -504,6 +504,60 @@ START_TEST (test_failed_sync_then_flush)
 }
 END_TEST
 
+/* Reads fail once set: the bitmap reload after a failed sync fails too. */
+static bool reads_fail;
+
+static ssize_t
+failing_pread (void *o, int fd, void *buf, size_t count, off_t off)
+{
+  if (reads_fail) {
+    errno = EIO;
+    return -1;
+  }
+  return c_pread (o, fd, buf, count, off);
+}
+
+/* When even the bitmap cannot be reloaded after a failed sync, the handle
+ * refuses further writes with a message that says why, and the disk on
+ * the files keeps the old contents. */
+START_TEST (test_failed_sync_and_reload)
+{
+  static const struct addcow_io io = {
+    NULL, failing_pread, c_pwrite, c_sync, c_sync, c_ftruncate, NULL, NULL,
+  };
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+  uint8_t buf[CS], *disk = malloc (SIZE);
+  char msg[512];
+
+  tu_copy_file (meta_tpl, meta);
+  tu_copy_file (image_tpl, image);
+  cache_reset (LONG_MAX, false, 2);
+  reads_fail = false;
+  o.flags = ADDCOW_OPEN_WRITE;
+  o.io = &io;
+  ck_assert_int_eq (addcow_open (meta, &o, &img), 0);
+  tu_fill (buf, 100, 7, 5 * CS + 10);
+  ck_assert_int_eq (addcow_pwrite (img, buf, 100, 5 * CS + 10), 0);
+  reads_fail = true;
+  ck_assert_int_eq (addcow_flush (img), -EIO);
+  ck_assert_int_eq (addcow_pwrite (img, buf, 100, 7 * CS), -EIO);
+  snprintf (msg, sizeof msg, "%s: an earlier failed sync left this "
+            "handle's bitmap uncertain; reopen the image to write again",
+            meta);
+  tu_assert_error (msg);
+  reads_fail = false;
+  (void) addcow_close (img);
+  cache_reset (LONG_MAX, false, 0);
+  img = tu_open (meta, false);
+  ck_assert_int_eq (addcow_pread (img, disk, SIZE, 0), 0);
+  addcow_close (img);
+  ck_assert (memcmp (disk + 5 * CS, snap[0] + 5 * CS, CS) == 0);
+  ck_assert (memcmp (disk + 7 * CS, snap[0] + 7 * CS, CS) == 0);
+  free (disk);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -516,6 +570,7 @@ suite (void)
   tcase_add_test (tc, test_crash_drop);
   tcase_add_test (tc, test_crash_keep);
   tcase_add_test (tc, test_failed_sync_then_flush);
+  tcase_add_test (tc, test_failed_sync_and_reload);
   suite_add_tcase (s, tc);
   return s;
 }
