@@ -75,14 +75,9 @@ int cmd_commit (int argc, char **argv)
   opts.base = a.base;
   opts.keep = a.keep;
   opts.progress = progress_callback;
-  cancel_install ();
-  progress_init (a.progress && !a.quiet);
-  r = addcow_commit (a.filename, &opts);
-  progress_end ();
-  if (r < 0) {
-    error_msg ("%s", addcow_get_error ());
-    return cancel_signal () ? 128 + cancel_signal () : 1;
-  }
+  long_op_begin (a.progress && !a.quiet);
+  if ((r = long_op_end (addcow_commit (a.filename, &opts))) != 0)
+    return r;
   if (!a.quiet)
     printf ("Image committed.\n");
   return 0;

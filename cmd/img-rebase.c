@@ -82,7 +82,6 @@ int cmd_rebase (int argc, char **argv)
   struct rebase_args a = { .format = NULL };
   struct addcow_rebase_opts opts = ADDCOW_REBASE_OPTS_INIT;
   int status = parse_rebase_args (argc, argv, &a);
-  int r;
 
   if (status >= 0)
     return status;
@@ -90,13 +89,6 @@ int cmd_rebase (int argc, char **argv)
   opts.backing_format = a.backing_fmt;
   opts.unsafe = a.unsafe;
   opts.progress = progress_callback;
-  cancel_install ();
-  progress_init (a.progress && !a.quiet);
-  r = addcow_rebase (a.filename, &opts);
-  progress_end ();
-  if (r < 0) {
-    error_msg ("%s", addcow_get_error ());
-    return cancel_signal () ? 128 + cancel_signal () : 1;
-  }
-  return 0;
+  long_op_begin (a.progress && !a.quiet);
+  return long_op_end (addcow_rebase (a.filename, &opts));
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addcow.h"
 #include "options.h"
 #include "output.h"
 
@@ -341,4 +342,19 @@ int finish_stdout (void)
     return -1;
   }
   return 0;
+}
+
+void long_op_begin (bool show_progress)
+{
+  cancel_install ();
+  progress_init (show_progress);
+}
+
+int long_op_end (int r)
+{
+  progress_end ();
+  if (r >= 0)
+    return 0;
+  error_msg ("%s", addcow_get_error ());
+  return cancel_signal () ? 128 + cancel_signal () : 1;
 }

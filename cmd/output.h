@@ -45,6 +45,13 @@ void progress_end (void);
  * SIGTERM only record the signal; cancel_signal() returns it (0: none). */
 void cancel_install (void);
 int cancel_signal (void);
+
+/* A long operation (commit, rebase): long_op_begin installs the signal
+ * handlers and starts progress; long_op_end ends it with the library's
+ * result R and returns the exit status: 0, 1 after printing the error, or
+ * 128 + the signal that cancelled it. */
+void long_op_begin (bool show_progress);
+int long_op_end (int r);
 /* An addcow_progress_fn: progress_update, and non-zero (stop at the next
  * safe point) once a cancelling signal has arrived. */
 int progress_callback (void *opaque, uint64_t done, uint64_t total);
