@@ -91,27 +91,15 @@ repair_length (struct addcow *img)
 }
 
 /* Does the file's tail need repair_length: not a whole cluster long, a
- * bitmap shorter than needed, or junk in the bitmap padding? */
+ * bitmap shorter than needed, or junk in the bitmap padding (counted when
+ * the image was opened)? */
 static bool
-tail_needs_repair (struct addcow *img)
+tail_needs_repair (const struct addcow *img)
 {
-  uint64_t end = img->hdr.header_size + img->bm.nbytes;
   uint64_t padded = img->hdr.header_size
     + div_round_up (img->bm.nbytes, img->cluster_size) * img->cluster_size;
-  uint64_t stop = min_u64 (padded, img->meta.size);
-  uint8_t buf[4096];
 
-  if (img->meta.size != padded)
-    return true;
-  for (; end < stop; end += sizeof buf) {
-    size_t i, n = (size_t) min_u64 (stop - end, sizeof buf);
-    if (io_read (&img->io, img->meta.fd, buf, n, end) < 0)
-      return true;              /* let repair_length try and report */
-    for (i = 0; i < n; i++)
-      if (buf[i])
-        return true;
-  }
-  return false;
+  return img->meta.size != padded || img->bm_padding_dirty != 0;
 }
 
 static int

@@ -176,6 +176,7 @@ check_bitmap_tail (struct addcow *img, struct problems *p)
   if ((r = count_nonzero (img, end, min_u64 (padded, img->meta.size),
                           &dirty)) < 0)
     return r;
+  img->bm_padding_dirty = dirty;
   if (dirty && (r = problem (p, ADDCOW_PROBLEM_LEAK, img->filename,
                              "%llu non-zero bytes in the bitmap padding",
                              (unsigned long long) dirty)) < 0)

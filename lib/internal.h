@@ -187,6 +187,8 @@ struct addcow {
   struct acfile image;          /* the raw image file */
   struct header hdr;
   struct bitmap bm;
+  uint64_t bm_padding_dirty;    /* non-zero bytes after the bitmap, up to
+                                 * a whole cluster (found at open) */
   struct addcow_io io;
   unsigned flags;               /* ADDCOW_OPEN_* */
   bool writable;
