@@ -181,12 +181,12 @@ owned_bytes (struct commit *c, uint64_t from, uint64_t *total)
   return 0;
 }
 
-/* A raw BASE grows to the image's size; an add-cow one cannot, so it must
- * already reach every byte to be copied. */
+/* BASE grows to the image's size first, as qemu-img does: a raw one by
+ * truncation, an add-cow one by its own resize (spec 8). */
 static int
 fit_base (struct commit *c)
 {
-  uint64_t size = c->top->virtual_size, beyond;
+  uint64_t size = c->top->virtual_size;
   int r;
 
   if (c->base_raw && c->base_raw->size < size) {
@@ -197,15 +197,9 @@ fit_base (struct commit *c)
     c->base_raw->size = c->above->backing_size = size;
   }
   if (c->base_img && c->base_img->virtual_size < size) {
-    if ((r = owned_bytes (c, c->base_img->virtual_size, &beyond)) < 0)
+    if ((r = image_grow (c->base_img, size)) < 0)
       return r;
-    if (beyond)
-      return set_error (ENOTSUP, "%s: backing file '%s' is an add-cow image "
-                        "of %llu bytes, smaller than the data to commit "
-                        "(%llu bytes), and add-cow images cannot grow",
-                        c->path, c->base_name,
-                        (unsigned long long) c->base_img->virtual_size,
-                        (unsigned long long) size);
+    c->above->backing_size = size;
   }
   return 0;
 }

@@ -241,7 +241,12 @@ int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
 /* write.c */
 int image_write_bitmap_blocks (struct addcow *img);
 
-/* ---- commit.c / rebase.c / copy.c ---- */
+/* ---- commit.c / rebase.c / copy.c / grow.c ---- */
+
+/* grow.c: grow the virtual disk of IMG (open for writing) to NEW_SIZE
+ * bytes (spec 8): the new area reads as zeros even where the backing file
+ * reaches into it.  Crash-safe; 0 or -errno with the message set. */
+int image_grow (struct addcow *img, uint64_t new_size);
 
 /* backing.c: open flags only the library sets.  The write depth says which
  * layer below an image is opened read-write: 1 is its backing file (the

@@ -1,0 +1,2 @@
+/* copier.c - placeholder */
+typedef int copier_placeholder;
