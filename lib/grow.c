@@ -176,6 +176,9 @@ fill_bitmap (struct grow *g)
   if (rem)
     nb->bytes[old->nbytes - 1] &= (uint8_t) ((1u << rem) - 1);
   memcpy (nb->dirty, old->dirty, old->nblocks);
+  nb->any_dirty = old->any_dirty;
+  if (g->new_nb == g->old_nb)   /* grown inside the last cluster */
+    return;
   nb->dirty[g->old_nb / 8 / BITMAP_BLOCK] = 1;
   nb->any_dirty = true;
   if (reach > g->old_nb)
