@@ -300,18 +300,37 @@ check_progress() {
         "addcow-img: ov.add-cow: could not open backing file 'base.raw': Permission denied"
 }
 
-@test "layers: commit refuses to grow an add-cow backing file" {
-    make_raw base.raw 1M
-    "$IMG" create -q -b base.raw -F raw small.add-cow 512k
-    "$IMG" create -q -b small.add-cow -F add-cow big.add-cow 1M
-    "$IO" -c 'write -q -P 0x22 768k 64k' big.add-cow
-    cp small.add-cow small.before
-    run --separate-stderr "$IMG" commit big.add-cow
-    assert_status 1
-    assert_text "$stderr" \
-        "addcow-img: big.add-cow: backing file 'small.add-cow' is an add-cow image of 524288 bytes, smaller than the data to commit (1048576 bytes), and add-cow images cannot grow"
-    cmp small.before small.add-cow
-    [ "$(stat -c %b small.raw)" = 0 ]
+# Through grown.add-cow (1M): 0x11 at 0, 0x22 from 448k to 512000 (the end
+# of the shorter backing file), 0x44 at 768k, zeros elsewhere.
+assert_grown_disk() {
+    run "$IO" -r -c 'read -q -P 0x11 0 64k' -c 'read -q -P 0 64k 384k' \
+        -c 'read -q -P 0x22 448k 53248' -c 'read -q -P 0 512000 274432' \
+        -c 'read -q -P 0x44 768k 64k' -c 'read -q -P 0 832k 192k' "$1"
+    assert_status 0
+    assert_text "$output" ""
+}
+
+@test "layers: commit grows a shorter add-cow backing file, its new area zeros" {
+    # base.raw has data past the end of small.add-cow (in its last, partial
+    # cluster and after it): none of it may show once small.add-cow grows
+    make_raw base.raw 1M 021 0:64k 042 448k:64k 063 576k:64k
+    cp base.raw base.before
+    "$IMG" create -q -b base.raw -F raw small.add-cow 512000
+    "$IMG" create -q -b small.add-cow -F add-cow grown.add-cow 1M
+    "$IO" -c 'write -q -P 0x44 768k 64k' grown.add-cow
+    assert_grown_disk grown.add-cow
+    run --separate-stderr "$IMG" commit grown.add-cow
+    assert_status 0
+    assert_text "$output" "Image committed."
+    run "$IMG" info --output=json small.add-cow
+    assert_status 0
+    [[ $output == *'"virtual-size": 1048576,'* ]]
+    [ "$(stat -c %s small.raw)" = 1048576 ]
+    assert_grown_disk small.add-cow
+    assert_grown_disk grown.add-cow
+    assert_check_clean small.add-cow
+    assert_check_clean grown.add-cow
+    cmp base.before base.raw
 }
 
 @test "layers: rebase refuses what cannot be a backing file, before copying" {
