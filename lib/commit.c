@@ -5,21 +5,22 @@
  * What is copied: every run allocated in a layer above BASE, the top layer
  * winning, from that layer's image file to the same offset of BASE - a raw
  * BASE in place (copy_file_range, holes as holes), an add-cow BASE through
- * its own write path (its copy-on-write and bitmap rules).  A raw BASE
- * shorter than the image is grown to its size first, as qemu-img does; an
- * add-cow BASE cannot grow (this library has no resize), so data past its
- * end is refused before anything is written.
+ * its own write path (its copy-on-write and bitmap rules).  A BASE shorter
+ * than the image is grown to its size first, as qemu-img does: a raw one
+ * by truncation, an add-cow one by image_grow (spec 8).
  *
  * Ordering (spec 7, in reverse for clearing): the work goes in batches of
  * COPY_BATCH_BYTES of data, in offset order.  For each batch:
- *   1. copy the batch's runs into BASE;
+ *   1. copy the batch's runs into BASE (into a raw BASE several at once:
+ *      copier.c);
  *   2. make them durable in BASE (raw: fdatasync; add-cow: its flush, which
  *      syncs its data before its own bitmap);
  *   3. unless keeping: clear the batch's bits in memory, write the bitmap,
  *      fdatasync the add-cow file - a cleared bit now exposes BASE's copy,
  *      which is already durable;
  *   4. punch the batch's range out of the image file (all of it is
- *      unallocated now; its contents no longer matter).
+ *      unallocated now; its contents no longer matter) - queued, so that
+ *      it runs while the next batch copies.
  * A bit is never cleared before its data is durable in BASE, so a crash,
  * an error or a cancellation at any point leaves the disk as it was, and
  * running commit again copies what is still allocated and finishes.  With
@@ -47,6 +48,7 @@ struct commit {
   struct acfile *base_raw;      /* raw BASE, or NULL */
   const char *base_name;        /* BASE's path, for messages */
   bool keep;
+  struct copier *copier;        /* copies into a raw BASE, punches */
   uint64_t batch_bytes;
   uint64_t batch_start;         /* offset where the current batch began */
   uint64_t batch_data;          /* bytes copied in it */
@@ -225,6 +227,18 @@ copy_into_addcow (struct commit *c, int fd, uint64_t len, uint64_t offset)
   return 0;
 }
 
+/* The message for a failed copy or punch (queued work fails late). */
+static int
+copy_failed (struct commit *c, int r, bool punch)
+{
+  if (punch)
+    return set_error (-r, "%s: could not free the committed clusters of "
+                      "image file '%s': %s", c->path, c->top->image.path,
+                      strerror (-r));
+  return set_error (-r, "%s: could not copy to backing file '%s': %s",
+                    c->path, c->base_name, strerror (-r));
+}
+
 static int
 copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
 {
@@ -233,12 +247,21 @@ copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
   if (c->base_img)
     return copy_into_addcow (c, fd, len, offset);
   c->base_raw->hint.end = c->base_raw->hint.start;  /* it changes now */
-  r = copy_to_file (&c->top->io, fd, c->base_raw->fd, c->base_raw->size,
-                    len, offset);
+  r = copy_to_file (c->copier, fd, c->base_raw->fd, c->base_raw->size, len,
+                    offset);
   if (r < 0)
-    return set_error (-r, "%s: could not copy to backing file '%s': %s",
-                      c->path, c->base_name, strerror (-r));
+    return copy_failed (c, r, false);
   return 0;
+}
+
+/* Wait for the queued copies (and punches) to be done. */
+static int
+wait_copies (struct commit *c)
+{
+  bool punch;
+  int r = copier_wait (c->copier, &punch);
+
+  return r < 0 ? copy_failed (c, r, punch) : 0;
 }
 
 /* Steps 2-4 for the batch [batch_start, end). */
@@ -251,6 +274,8 @@ end_batch (struct commit *c, uint64_t end)
 
   if (c->batch_data == 0)
     goto done;
+  if ((r = wait_copies (c)) < 0)
+    return r;
   if (c->base_img && (r = addcow_flush (c->base_img)) < 0)
     return r;
   if (c->base_raw && (r = io_datasync (&top->io, c->base_raw->fd)) < 0)
@@ -265,16 +290,15 @@ end_batch (struct commit *c, uint64_t end)
   if ((r = io_datasync (&top->io, top->meta.fd)) < 0)
     return set_error (-r, "%s: could not sync the bitmap: %s", c->path,
                       strerror (-r));
-  /* At the end of the disk, punch the whole last cluster: a partial
-   * block at the end of the file is only freed when the range covers it
-   * (the file keeps its size). */
-  r = punch_if_possible (&top->io, top->image.fd, c->batch_start,
-                         div_round_up (end, top->cluster_size)
-                         * top->cluster_size - c->batch_start);
+  /* Freeing space needs no ordering any more: it runs behind the next
+   * batch's copies.  At the end of the disk, punch the whole last
+   * cluster: a partial block at the end of the file is only freed when
+   * the range covers it (the file keeps its size). */
+  r = copier_punch (c->copier, top->image.fd,
+                    div_round_up (end, top->cluster_size) * top->cluster_size
+                    - c->batch_start, c->batch_start);
   if (r < 0)
-    return set_error (-r, "%s: could not free the committed clusters of "
-                      "image file '%s': %s", c->path, top->image.path,
-                      strerror (-r));
+    return wait_copies (c);
  done:
   c->batch_start = end;
   c->batch_data = 0;
@@ -333,7 +357,9 @@ copy_all (struct commit *c)
       return e < 0 ? e : r;
     }
   }
-  return end_batch (c, size);
+  if ((r = end_batch (c, size)) < 0)
+    return r;
+  return wait_copies (c);       /* the last punch */
 }
 
 /* After a failure: nothing that is not durable may reach the disk. */
@@ -362,6 +388,14 @@ close_base (struct commit *c)
   return r;
 }
 
+static int
+start_copier (struct commit *c)
+{
+  if (copier_new (&c->top->io, &c->copier) < 0)
+    return set_error (ENOMEM, "%s: out of memory", c->path);
+  return 0;
+}
+
 int
 commit_run (const char *path, const struct addcow_commit_opts *opts,
             uint64_t batch_bytes)
@@ -376,12 +410,14 @@ commit_run (const char *path, const struct addcow_commit_opts *opts,
   if (opts->base && (r = find_base_depth (path, opts, &c.depth)) < 0)
     return r;
   if ((r = open_chain (&c, opts)) == 0
+      && (r = start_copier (&c)) == 0
       && (r = owned_bytes (&c, 0, &total)) == 0
       && (r = fit_base (&c)) == 0) {
     progress_start (&c.prog, opts->progress, opts->progress_opaque, total);
     if ((r = progress_add (&c.prog, 0, path)) == 0)
       r = copy_all (&c);
   }
+  copier_free (c.copier);       /* waits for what is in flight */
   if (r < 0 && r != -ECANCELED)
     drop_unsynced (&c);
   if ((e = close_base (&c)) < 0 && r == 0)

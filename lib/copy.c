@@ -7,7 +7,8 @@
  * offset-preserving), or says the run reads as zeros.  Resolving a run
  * walks the layers with the bitmaps' own runs (addcow_is_allocated) and
  * asks a raw file for its data and holes (SEEK_DATA/SEEK_HOLE), so a copy
- * moves large runs with copy_file_range (io_copy) and never reads a hole.
+ * moves large runs (copy_file_range, several in flight: copier.c) and
+ * never reads a hole.
  *
  * Invariants: a source never extends past the run asked for, never past
  * the end of the layer that answers, and is never empty.  Nothing here
@@ -131,9 +132,10 @@ zero_unless_hole (const struct addcow_io *io, int fd, uint64_t size,
 }
 
 int
-copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
-              uint64_t dst_size, uint64_t len, uint64_t offset)
+copy_to_file (struct copier *c, int src_fd, int dst_fd, uint64_t dst_size,
+              uint64_t len, uint64_t offset)
 {
+  const struct addcow_io *io = copier_io (c);
   uint64_t end = offset + len;
   struct source here;
   int r;
@@ -146,7 +148,7 @@ copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
     else                        /* its size is not needed: EOF is a hole */
       raw_source (src_fd, UINT64_MAX, offset, end - offset, &here);
     if (here.fd >= 0)
-      r = io_copy (io, here.fd, dst_fd, here.len, offset);
+      r = copier_copy (c, here.fd, dst_fd, here.len, offset);
     else
       r = zero_unless_hole (io, dst_fd, dst_size, here.len, offset);
     if (r < 0)

@@ -33,6 +33,8 @@ int set_error_errno (int err, const char *fmt, ...)
 
 /* Fill every NULL member of IO with the system call. */
 void io_init (struct addcow_io *io, const struct addcow_io *user);
+/* Is IO the plain system calls (thread-safe), not a user's table? */
+bool io_is_system (const struct addcow_io *io);
 
 /* Read exactly COUNT bytes; bytes at or past end of file read as zeros. */
 int io_read (const struct addcow_io *io, int fd, void *buf, size_t count,
@@ -292,10 +294,29 @@ int disk_source (struct addcow *img, uint64_t offset, uint64_t max,
 int chain_source (struct addcow *img, uint64_t offset, uint64_t max,
                   struct source *s);
 
+/* copier.c: copies and hole punches in flight on worker threads (none,
+ * running inline in order, for a user's I/O table).  Jobs finish in any
+ * order: copier_wait before a sync.  Errors stick (-errno, no message). */
+struct copier;
+int copier_new (const struct addcow_io *io, struct copier **cp);
+/* Queue a copy of [offset, offset+len) of SRC_FD to the same offset of
+ * DST_FD (zeros past the end of SRC_FD), in pieces. */
+int copier_copy (struct copier *c, int src_fd, int dst_fd, uint64_t len,
+                 uint64_t offset);
+/* Queue punch_if_possible of [offset, offset+len) of FD. */
+int copier_punch (struct copier *c, int fd, uint64_t len, uint64_t offset);
+/* Wait until every queued job is done; the first error.  *PUNCH_FAILED
+ * (may be NULL) tells whether that error came from a punch. */
+int copier_wait (struct copier *c, bool *punch_failed);
+const struct addcow_io *copier_io (const struct copier *c);
+/* Wait for the queued jobs, stop the threads, free.  NULL is accepted. */
+void copier_free (struct copier *c);
+
 /* Copy [offset, offset+len) of the file SRC_FD (-1: zeros) to the same
- * offset of DST_FD (DST_SIZE bytes): data with io_copy, holes of SRC_FD as
- * zeros written only where DST_FD is not a hole already. */
-int copy_to_file (const struct addcow_io *io, int src_fd, int dst_fd,
+ * offset of DST_FD (DST_SIZE bytes): data queued on the copier, holes of
+ * SRC_FD as zeros written (at once) only where DST_FD is not a hole
+ * already. */
+int copy_to_file (struct copier *c, int src_fd, int dst_fd,
                   uint64_t dst_size, uint64_t len, uint64_t offset);
 /* Ask the kernel to start reading [offset, offset+len) of FD (a hint: no
  * data changes, so it is not part of the I/O table). */

@@ -73,14 +73,14 @@ sys_copy_range (void *opaque, int fd_in, off_t off_in, int fd_out,
   return copy_file_range (fd_in, &in, fd_out, &out, count, 0);
 }
 
+static const struct addcow_io sys = {
+  NULL, sys_pread, sys_pwrite, sys_fdatasync, sys_fsync, sys_ftruncate,
+  sys_punch_hole, sys_copy_range,
+};
+
 void
 io_init (struct addcow_io *io, const struct addcow_io *user)
 {
-  static const struct addcow_io sys = {
-    NULL, sys_pread, sys_pwrite, sys_fdatasync, sys_fsync, sys_ftruncate,
-    sys_punch_hole, sys_copy_range,
-  };
-
   *io = user ? *user : sys;
   if (!io->pread) io->pread = sys.pread;
   if (!io->pwrite) io->pwrite = sys.pwrite;
@@ -93,6 +93,15 @@ io_init (struct addcow_io *io, const struct addcow_io *user)
     io->punch_hole = sys.punch_hole;
     io->copy_range = sys.copy_range;
   }
+}
+
+bool
+io_is_system (const struct addcow_io *io)
+{
+  return io->opaque == sys.opaque && io->pread == sys.pread
+    && io->pwrite == sys.pwrite && io->fdatasync == sys.fdatasync
+    && io->fsync == sys.fsync && io->ftruncate == sys.ftruncate
+    && io->punch_hole == sys.punch_hole && io->copy_range == sys.copy_range;
 }
 
 int

@@ -48,6 +48,7 @@ struct rebase {
   struct addcow *new_img;       /* add-cow new backing */
   uint64_t new_size;
   uint8_t *old_buf, *new_buf;
+  struct copier *copier;        /* flatten's copies into the image file */
   uint64_t batch_bytes, batch_data;
   struct progress prog;
 };
@@ -156,10 +157,21 @@ new_read (struct rebase *rb, uint8_t *buf, uint64_t len, uint64_t offset)
 /* ---- setting bits over data in the image file --------------------------- */
 
 static int
+copy_failed (struct rebase *rb, int r)
+{
+  return set_error (-r, "%s: could not copy into image file '%s': %s",
+                    rb->path, rb->top->image.path, strerror (-r));
+}
+
+/* The copies queued so far finish before the sync that vouches for them. */
+static int
 flush_batch (struct rebase *rb)
 {
-  int r = addcow_flush (rb->top);
+  int r = rb->copier ? copier_wait (rb->copier, NULL) : 0;
 
+  if (r < 0)
+    return copy_failed (rb, r);
+  r = addcow_flush (rb->top);
   rb->batch_data = 0;
   return r;
 }
@@ -323,11 +335,10 @@ flatten_step (struct rebase *rb, uint64_t pos, uint64_t end, uint64_t *step)
   for (off = pos; off < pos + *step; off += s.len) {
     if ((r = chain_source (top, off, pos + *step - off, &s)) < 0)
       return r;
-    r = copy_to_file (&top->io, s.fd, top->image.fd, top->virtual_size,
+    r = copy_to_file (rb->copier, s.fd, top->image.fd, top->virtual_size,
                       s.len, off);
     if (r < 0)
-      return set_error (-r, "%s: could not copy into image file '%s': %s",
-                        rb->path, top->image.path, strerror (-r));
+      return copy_failed (rb, r);
   }
   return allocated (rb, pos, *step);
 }
@@ -377,6 +388,8 @@ rebase_flatten (struct rebase *rb)
   if (top->all_allocated && !top->hdr.backing_name)
     return 0;                   /* nothing to copy, nothing to drop */
   if (!top->all_allocated) {
+    if (copier_new (&top->io, &rb->copier) < 0)
+      return set_error (ENOMEM, "%s: out of memory", rb->path);
     if ((r = walk_unallocated (rb, flatten_step)) < 0)
       return r;
     if (bitmap_count (&top->bm) != top->nb_clusters)
@@ -425,6 +438,7 @@ rebase_run (const char *path, const struct addcow_rebase_opts *opts,
     r = rebase_flatten (&rb);
   else
     r = rebase_safe (&rb);
+  copier_free (rb.copier);      /* waits for what is in flight */
   if (r < 0 && r != -ECANCELED && rb.top && rb.top->bm.bytes)
     bitmap_clear_dirty (&rb.top->bm);   /* never flush unsynced bits */
   addcow_close (rb.new_img);

@@ -12,8 +12,7 @@
  * table, reopen, check; and every write or sync failing.
  *
  * The crash and fault machinery is the one of the commit and rebase tests
- * (layers-io.c).  This program's CMake target does not list that file, so
- * it is compiled in here.
+ * (layers-io.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "layers-io.c"
+#include "layers-io.h"
 
 #define K4 4096u
 #define K64 65536u

@@ -1,0 +1,244 @@
+/*
+ * test-copier.c - lib/copier.c: copies and punches in flight on threads.
+ *
+ * With the system I/O table the copier runs its jobs on worker threads;
+ * the tests copy hundreds of runs of odd sizes (pieces, a source shorter
+ * than the run) and compare the destination byte for byte with a model;
+ * a failing job's error sticks and is reported by copier_wait, with what
+ * failed; a user's I/O table gets every job inline, in order, in the
+ * calling thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checked.h"
+#include "internal.h"
+#include "testutil.h"
+
+#define SRC_SIZE (UINT64_C (24) << 20)
+#define DST_SIZE (UINT64_C (32) << 20)  /* longer: the copy reads past EOF */
+
+static char *dir, *src_path, *dst_path;
+static int src_fd, dst_fd;
+
+static void
+setup (void)
+{
+  dir = tu_mkdtemp ();
+  src_path = tu_join (dir, "src");
+  dst_path = tu_join (dir, "dst");
+  tu_make_file (src_path, SRC_SIZE, 7);
+  tu_make_file (dst_path, DST_SIZE, 9);
+  src_fd = open (src_path, O_RDONLY);
+  dst_fd = open (dst_path, O_RDWR);
+  ck_assert_int_ge (src_fd, 0);
+  ck_assert_int_ge (dst_fd, 0);
+}
+
+static void
+teardown (void)
+{
+  close (src_fd);
+  close (dst_fd);
+  tu_rmtree (dir);
+  free (src_path);
+  free (dst_path);
+  free (dir);
+}
+
+static struct copier *
+new_copier (const struct addcow_io *user)
+{
+  struct addcow_io io;
+  struct copier *c;
+
+  io_init (&io, user);
+  ck_assert_int_eq (copier_new (&io, &c), 0);
+  return c;
+}
+
+/* What DST must hold after copying [off, off+len) of SRC into MODEL. */
+static void
+model_copy (uint8_t *model, uint64_t len, uint64_t off)
+{
+  uint64_t end = off + len;
+  uint64_t in = off < SRC_SIZE ? min_u64 (end, SRC_SIZE) : off;
+
+  if (in > off)
+    tu_fill (model + off, in - off, 7, off);
+  memset (model + in, 0, end - in);           /* past SRC's end: zeros */
+}
+
+START_TEST (test_many_runs_byte_exact)
+{
+  struct copier *c = new_copier (NULL);
+  uint8_t *model = malloc (DST_SIZE), *got;
+  uint64_t off = 0;
+  size_t len;
+  unsigned i;
+
+  ck_assert_ptr_nonnull (model);
+  tu_fill (model, DST_SIZE, 9, 0);
+  srand (42);
+  /* Runs of 1 byte to 3 MiB (several pieces), gaps between them, the last
+   * ones reaching past the end of the source. */
+  for (i = 0; off < DST_SIZE - (4u << 20); i++) {
+    uint64_t run = 1 + (uint64_t) rand () % (i % 8 == 0 ? 3u << 20 : 70000);
+    ck_assert_int_eq (copier_copy (c, src_fd, dst_fd, run, off), 0);
+    model_copy (model, run, off);
+    off += run + (uint64_t) rand () % 20000;
+  }
+  ck_assert_int_eq (copier_copy (c, src_fd, dst_fd, 4u << 20,
+                                 DST_SIZE - (4u << 20)), 0);
+  model_copy (model, 4u << 20, DST_SIZE - (4u << 20));
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  got = tu_read_file (dst_path, &len);
+  ck_assert_uint_eq (len, DST_SIZE);
+  ck_assert (memcmp (got, model, DST_SIZE) == 0);
+  ck_assert_int_eq (copier_wait (c, NULL), 0);  /* idle: at once */
+  copier_free (c);
+  free (got);
+  free (model);
+}
+END_TEST
+
+START_TEST (test_punch)
+{
+  struct copier *c = new_copier (NULL);
+  bool punch_failed = true;
+  uint8_t *got, zeros[65536] = { 0 };
+  size_t len;
+
+  ck_assert_int_eq (copier_punch (c, dst_fd, 65536, 1u << 20), 0);
+  ck_assert_int_eq (copier_punch (c, dst_fd, 0, 0), 0);      /* nothing */
+  ck_assert_int_eq (copier_wait (c, &punch_failed), 0);
+  ck_assert (!punch_failed);
+  got = tu_read_file (dst_path, &len);
+  ck_assert_uint_eq (len, DST_SIZE);                    /* size kept */
+  ck_assert (memcmp (got + (1u << 20), zeros, sizeof zeros) == 0);
+  ck_assert_uint_eq (got[(1u << 20) - 1], tu_pattern_byte (9, (1u << 20) - 1));
+  ck_assert_uint_eq (got[(1u << 20) + 65536],
+                     tu_pattern_byte (9, (1u << 20) + 65536));
+  copier_free (c);
+  free (got);
+}
+END_TEST
+
+/* A copy into a read-only descriptor fails with EBADF: the error sticks,
+ * the jobs queued after it are dropped, and freeing does not hang. */
+START_TEST (test_error_sticks)
+{
+  struct copier *c = new_copier (NULL);
+  int ro = open (dst_path, O_RDONLY);
+  bool punch_failed = true;
+  unsigned i;
+  int r = 0;
+
+  ck_assert_int_ge (ro, 0);
+  for (i = 0; i < 200 && r == 0; i++)
+    r = copier_copy (c, src_fd, ro, 65536, (uint64_t) i * 65536);
+  ck_assert_int_eq (copier_wait (c, &punch_failed), -EBADF);
+  ck_assert (!punch_failed);
+  ck_assert_int_eq (copier_copy (c, src_fd, dst_fd, 4096, 0), -EBADF);
+  ck_assert_int_eq (copier_wait (c, NULL), -EBADF);
+  copier_free (c);
+  close (ro);
+}
+END_TEST
+
+START_TEST (test_punch_error_named)
+{
+  struct copier *c = new_copier (NULL);
+  int ro = open (dst_path, O_RDONLY);
+  bool punch_failed = false;
+
+  ck_assert_int_ge (ro, 0);
+  ck_assert_int_eq (copier_copy (c, src_fd, dst_fd, 65536, 0), 0);
+  (void) copier_punch (c, ro, 65536, 1u << 20);
+  ck_assert_int_eq (copier_wait (c, &punch_failed), -EBADF);
+  ck_assert (punch_failed);
+  copier_free (c);
+  close (ro);
+}
+END_TEST
+
+/* A user's table: no threads, every job at once, in order. */
+struct log {
+  pthread_t caller;
+  unsigned n;
+  off_t offsets[64];
+  bool other_thread;
+};
+
+static ssize_t
+logged_copy_range (void *opaque, int fd_in, off_t off_in, int fd_out,
+                   off_t off_out, size_t count)
+{
+  struct log *log = opaque;
+  loff_t in = off_in, out = off_out;
+
+  if (!pthread_equal (pthread_self (), log->caller))
+    log->other_thread = true;
+  if (log->n < 64)
+    log->offsets[log->n++] = off_out;
+  return copy_file_range (fd_in, &in, fd_out, &out, count, 0);
+}
+
+START_TEST (test_user_table_inline_in_order)
+{
+  struct log log = { .caller = pthread_self () };
+  struct addcow_io user = { .opaque = &log,
+                            .copy_range = logged_copy_range };
+  struct copier *c = new_copier (&user);
+  unsigned i;
+
+  for (i = 0; i < 10; i++) {
+    ck_assert_int_eq (copier_copy (c, src_fd, dst_fd, 4096,
+                                   (uint64_t) (10 - i) * 8192), 0);
+    ck_assert_uint_eq (log.n, i + 1);           /* done before it returns */
+  }
+  for (i = 0; i < 10; i++)
+    ck_assert_int_eq (log.offsets[i], (off_t) (10 - i) * 8192);
+  ck_assert (!log.other_thread);
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  copier_free (c);
+}
+END_TEST
+
+START_TEST (test_free_null_and_idle)
+{
+  struct copier *c = new_copier (NULL);
+
+  copier_free (NULL);
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  copier_free (c);
+}
+END_TEST
+
+static Suite *
+suite (void)
+{
+  Suite *s = suite_create ("copier");
+  TCase *tc = tcase_create ("copier");
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_many_runs_byte_exact);
+  tcase_add_test (tc, test_punch);
+  tcase_add_test (tc, test_error_sticks);
+  tcase_add_test (tc, test_punch_error_named);
+  tcase_add_test (tc, test_user_table_inline_in_order);
+  tcase_add_test (tc, test_free_null_and_idle);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  return tu_run (suite ());
+}
