@@ -300,6 +300,26 @@ install_file (const char *tmp, const char *path, bool overwrite)
   return 0;
 }
 
+/* 0644 less the process's umask, as open (..., 0644) would give the image
+ * file: mkstemp makes the add-cow file 0600 whatever the umask.  The umask
+ * is read from /proc, since umask(2) cannot read it without changing it
+ * (under the feet of the caller's other threads). */
+static mode_t
+new_file_mode (void)
+{
+  FILE *f = fopen ("/proc/self/status", "re");
+  char line[128];
+  unsigned mask = 022;                  /* the usual one, if unreadable */
+
+  if (f) {
+    while (fgets (line, sizeof line, f))
+      if (sscanf (line, "Umask: %o", &mask) == 1)
+        break;
+    fclose (f);
+  }
+  return (mode_t) (0644 & ~mask);
+}
+
 static int
 write_addcow_file (const struct addcow_create_opts *opts, struct plan *pl)
 {
@@ -322,7 +342,7 @@ write_addcow_file (const struct addcow_create_opts *opts, struct plan *pl)
   fd = mkstemp (tmp);
   if (fd < 0)
     r = -errno;
-  else if (fchmod (fd, 0644) < 0)
+  else if (fchmod (fd, new_file_mode ()) < 0)
     r = -errno;
   else if ((r = write_metadata (fd, &h, pl)) == 0
            && (r = install_file (tmp, pl->path, opts->overwrite)) == 0)

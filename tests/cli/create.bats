@@ -273,3 +273,12 @@ and exabytes, respectively."
     [[ $stderr == "addcow-img: x.add-cow: "* ]]
     [ ! -e x.add-cow ]
 }
+
+@test "create: both files get 0644 less the umask, as qemu-img's do" {
+    (umask 022 && "$IMG" create -q a.add-cow 1M)
+    [ "$(stat -c %a a.add-cow) $(stat -c %a a.raw)" = "644 644" ]
+    (umask 077 && "$IMG" create -q b.add-cow 1M)
+    [ "$(stat -c %a b.add-cow) $(stat -c %a b.raw)" = "600 600" ]
+    (umask 027 && "$IMG" create -q c.add-cow 1M)
+    [ "$(stat -c %a c.add-cow) $(stat -c %a c.raw)" = "640 640" ]
+}
