@@ -13,10 +13,12 @@
  * sync that makes them durable (spec 7).  The first error sticks: later
  * jobs are dropped and every later call returns it.
  *
- * A copier built over a user's I/O table (tests: fault injection, the
- * crash model) has no threads and runs each job at once in the calling
- * thread, in order: such tables need not be thread-safe, and they see the
- * same operations in the same order as before the copier existed.
+ * Threads start at the first job, so an operation that queues nothing
+ * starts none.  A copier built over a user's I/O table (tests: fault
+ * injection, the crash model) has no threads: it runs the queued jobs in
+ * order, in the calling thread, when its queue is full and at copier_wait.
+ * Such tables need not be thread-safe, and the jobs still run late, as on
+ * threads, so the crash tests catch a sync that does not wait for them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -40,7 +42,9 @@ struct job {
 
 struct copier {
   struct addcow_io io;
-  unsigned nthreads;
+  bool threaded;                /* the system calls: threads may run jobs */
+  bool started;                 /* start_threads was called */
+  unsigned nthreads;            /* 0: jobs run inline (see above) */
   pthread_t threads[COPIER_THREADS];
   pthread_mutex_t lock;
   pthread_cond_t work;          /* a job was queued, or stop */
@@ -128,10 +132,24 @@ copier_new (const struct addcow_io *io, struct copier **cp)
   pthread_cond_init (&c->work, NULL);
   pthread_cond_init (&c->space, NULL);
   pthread_cond_init (&c->idle, NULL);
-  if (io_is_system (io))
-    start_threads (c, COPIER_THREADS);  /* none started: run inline */
+  c->threaded = io_is_system (io);
   *cp = c;
   return 0;
+}
+
+/* Without threads: run what is queued, in order, in this thread. */
+static void
+run_queued (struct copier *c)
+{
+  struct job j;
+
+  while (c->count > 0) {
+    j = c->queue[c->head];
+    c->head = (c->head + 1) % COPIER_QUEUE;
+    c->count--;
+    if (c->error == 0)
+      record_error (c, run_job (&c->io, &j), j.kind);
+  }
 }
 
 static int
@@ -139,12 +157,13 @@ submit (struct copier *c, const struct job *j)
 {
   int r;
 
-  if (c->nthreads == 0) {
-    if (c->error == 0)
-      record_error (c, run_job (&c->io, j), j->kind);
-    return c->error;
+  if (c->threaded && !c->started) {
+    c->started = true;
+    start_threads (c, COPIER_THREADS);  /* none started: run inline */
   }
   pthread_mutex_lock (&c->lock);
+  if (c->nthreads == 0 && c->count == COPIER_QUEUE)
+    run_queued (c);
   while (c->error == 0 && c->count == COPIER_QUEUE)
     pthread_cond_wait (&c->space, &c->lock);
   if (c->error == 0) {
@@ -176,7 +195,7 @@ copier_copy (struct copier *c, int src_fd, int dst_fd, uint64_t len,
 }
 
 int
-copier_punch (struct copier *c, int fd, uint64_t len, uint64_t offset)
+copier_punch (struct copier *c, int fd, uint64_t offset, uint64_t len)
 {
   struct job j = { .kind = JOB_PUNCH, .src_fd = -1, .dst_fd = fd,
                    .len = len, .offset = offset };
@@ -190,6 +209,8 @@ copier_wait (struct copier *c, bool *punch_failed)
   int r;
 
   pthread_mutex_lock (&c->lock);
+  if (c->nthreads == 0)
+    run_queued (c);
   while (c->count > 0 || c->running > 0)
     pthread_cond_wait (&c->idle, &c->lock);
   r = c->error;
@@ -213,6 +234,8 @@ copier_free (struct copier *c)
   if (!c)
     return;
   pthread_mutex_lock (&c->lock);
+  if (c->nthreads == 0)
+    run_queued (c);
   c->stop = true;
   pthread_cond_broadcast (&c->work);
   pthread_mutex_unlock (&c->lock);

@@ -294,9 +294,11 @@ int disk_source (struct addcow *img, uint64_t offset, uint64_t max,
 int chain_source (struct addcow *img, uint64_t offset, uint64_t max,
                   struct source *s);
 
-/* copier.c: copies and hole punches in flight on worker threads (none,
- * running inline in order, for a user's I/O table).  Jobs finish in any
- * order: copier_wait before a sync.  Errors stick (-errno, no message). */
+/* copier.c: copies and hole punches in flight on worker threads (none
+ * for a user's I/O table: the jobs then run in order, in the calling
+ * thread, when the queue fills and at copier_wait).  Jobs finish late and
+ * in any order: copier_wait before a sync.  Errors stick (-errno, no
+ * message). */
 struct copier;
 int copier_new (const struct addcow_io *io, struct copier **cp);
 /* Queue a copy of [offset, offset+len) of SRC_FD to the same offset of
@@ -304,12 +306,14 @@ int copier_new (const struct addcow_io *io, struct copier **cp);
 int copier_copy (struct copier *c, int src_fd, int dst_fd, uint64_t len,
                  uint64_t offset);
 /* Queue punch_if_possible of [offset, offset+len) of FD. */
-int copier_punch (struct copier *c, int fd, uint64_t len, uint64_t offset);
+int copier_punch (struct copier *c, int fd, uint64_t offset, uint64_t len);
 /* Wait until every queued job is done; the first error.  *PUNCH_FAILED
  * (may be NULL) tells whether that error came from a punch. */
 int copier_wait (struct copier *c, bool *punch_failed);
 const struct addcow_io *copier_io (const struct copier *c);
-/* Wait for the queued jobs, stop the threads, free.  NULL is accepted. */
+/* Run the queued jobs (their errors are dropped: a caller that needs
+ * them calls copier_wait first), stop the threads, free.  NULL is
+ * accepted. */
 void copier_free (struct copier *c);
 
 /* Copy [offset, offset+len) of the file SRC_FD (-1: zeros) to the same
