@@ -29,7 +29,8 @@
  *
  * On an error, bits set or cleared in memory but not yet durable are
  * dropped (never flushed at close after a failed sync).  On a
- * cancellation the current batch is finished first (steps 2-3).
+ * cancellation the current batch is finished first (steps 2-3; its punch
+ * is queued and runs before the copier is freed).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -239,21 +240,6 @@ copy_failed (struct commit *c, int r, bool punch)
                     c->path, c->base_name, strerror (-r));
 }
 
-static int
-copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
-{
-  int r;
-
-  if (c->base_img)
-    return copy_into_addcow (c, fd, len, offset);
-  c->base_raw->hint.end = c->base_raw->hint.start;  /* it changes now */
-  r = copy_to_file (c->copier, fd, c->base_raw->fd, c->base_raw->size, len,
-                    offset);
-  if (r < 0)
-    return copy_failed (c, r, false);
-  return 0;
-}
-
 /* Wait for the queued copies (and punches) to be done. */
 static int
 wait_copies (struct commit *c)
@@ -262,6 +248,30 @@ wait_copies (struct commit *c)
   int r = copier_wait (c->copier, &punch);
 
   return r < 0 ? copy_failed (c, r, punch) : 0;
+}
+
+/* A raw BASE's extents change under the copies: drop what was learnt. */
+static void
+forget_base_extents (struct commit *c)
+{
+  c->base_raw->hint.end = c->base_raw->hint.start;
+}
+
+static int
+copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
+{
+  int r;
+
+  if (c->base_img)
+    return copy_into_addcow (c, fd, len, offset);
+  forget_base_extents (c);      /* they change now */
+  r = copy_to_file (c->copier, fd, c->base_raw->fd, c->base_raw->size, len,
+                    offset);
+  if (r < 0) {                  /* maybe queued work that failed earlier */
+    int w = wait_copies (c);
+    return w < 0 ? w : copy_failed (c, r, false);
+  }
+  return 0;
 }
 
 /* Steps 2-4 for the batch [batch_start, end). */
@@ -276,6 +286,8 @@ end_batch (struct commit *c, uint64_t end)
     goto done;
   if ((r = wait_copies (c)) < 0)
     return r;
+  if (c->base_raw)
+    forget_base_extents (c);    /* learnt while copies were running */
   if (c->base_img && (r = addcow_flush (c->base_img)) < 0)
     return r;
   if (c->base_raw && (r = io_datasync (&top->io, c->base_raw->fd)) < 0)
@@ -290,13 +302,13 @@ end_batch (struct commit *c, uint64_t end)
   if ((r = io_datasync (&top->io, top->meta.fd)) < 0)
     return set_error (-r, "%s: could not sync the bitmap: %s", c->path,
                       strerror (-r));
-  /* Freeing space needs no ordering any more: it runs behind the next
+  /* The punch comes after the bitmap sync and runs behind the next
    * batch's copies.  At the end of the disk, punch the whole last
    * cluster: a partial block at the end of the file is only freed when
    * the range covers it (the file keeps its size). */
-  r = copier_punch (c->copier, top->image.fd,
+  r = copier_punch (c->copier, top->image.fd, c->batch_start,
                     div_round_up (end, top->cluster_size) * top->cluster_size
-                    - c->batch_start, c->batch_start);
+                    - c->batch_start);
   if (r < 0)
     return wait_copies (c);
  done:
