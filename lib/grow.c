@@ -241,9 +241,12 @@ write_ones (struct grow *g)
 
   if (!buf)
     return set_error (ENOMEM, "%s: out of memory", img->filename);
-  if (lo)
-    r = io_read (&img->io, img->meta.fd, &first, 1,
-                 img->hdr.header_size + pos);
+  if (lo && (r = io_read (&img->io, img->meta.fd, &first, 1,
+                          img->hdr.header_size + pos)) < 0) {
+    free (buf);
+    return set_error (-r, "%s: could not read the bitmap: %s",
+                      img->filename, strerror (-r));
+  }
   first = (uint8_t) ((first & ((1u << lo) - 1)) | (0xffu << lo));
   for (; pos < end && r == 0; pos += n) {
     n = min_u64 (end - pos, ONES_CHUNK);
