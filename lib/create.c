@@ -309,7 +309,7 @@ new_file_mode (void)
 {
   FILE *f = fopen ("/proc/self/status", "re");
   char line[128];
-  unsigned mask = 022;                  /* the usual one, if unreadable */
+  unsigned mask = 077;                  /* unreadable: the safe side */
 
   if (f) {
     while (fgets (line, sizeof line, f))
