@@ -273,6 +273,77 @@ START_TEST (test_free_null_and_idle)
 }
 END_TEST
 
+/* commit and flatten through the system calls, so on the copier's
+ * threads (and under TSan in unit/copier-tsan), in many tiny batches:
+ * the results byte for byte. */
+#define LCS 65536u
+#define LSIZE (UINT64_C (8) << 20)
+#define LBATCH (UINT64_C (256) << 10)
+
+/* An overlay of BASE with every third cluster written (pattern 5); the
+ * disk it shows goes to *DISK. */
+static char *
+make_layer (const char *name, uint8_t **disk)
+{
+  char *path = tu_join (dir, name), *raw = tu_join (dir, "l.raw");
+  char *base = tu_join (dir, "base.raw");
+  struct addcow *img;
+  uint8_t *buf = malloc (LCS);
+  size_t len;
+  uint64_t off;
+
+  unlink (raw);
+  tu_create (path, "l.raw", "base.raw", "raw", LCS, LSIZE);
+  img = tu_open (path, true);
+  *disk = tu_read_file (base, &len);
+  for (off = 0; off < LSIZE; off += 3 * LCS) {
+    tu_fill (buf, LCS, 5, off);
+    ck_assert_int_eq (addcow_pwrite (img, buf, LCS, off), 0);
+    memcpy (*disk + off, buf, LCS);
+  }
+  ck_assert_int_eq (addcow_close (img), 0);
+  free (buf);
+  free (raw);
+  free (base);
+  return path;
+}
+
+START_TEST (test_commit_and_flatten_on_threads)
+{
+  struct addcow_commit_opts co = ADDCOW_COMMIT_OPTS_INIT;
+  struct addcow_rebase_opts ro = ADDCOW_REBASE_OPTS_INIT;
+  char *base = tu_join (dir, "base.raw"), *raw = tu_join (dir, "l.raw");
+  uint8_t *disk, *got;
+  char *top;
+  size_t len;
+  struct addcow *img;
+
+  tu_make_file (base, LSIZE, 3);
+  top = make_layer ("top.add-cow", &disk);
+  ck_assert_int_eq (commit_run (top, &co, LBATCH), 0);
+  got = tu_read_file (base, &len);
+  ck_assert_uint_eq (len, LSIZE);
+  ck_assert (memcmp (got, disk, LSIZE) == 0);
+  img = tu_open (top, false);
+  ck_assert_uint_eq (addcow_get_allocated_clusters (img), 0);  /* emptied */
+  addcow_close (img);
+  free (got);
+  free (disk);
+  free (top);
+
+  top = make_layer ("flat.add-cow", &disk);
+  ck_assert_int_eq (rebase_run (top, &ro, LBATCH), 0);
+  got = tu_read_file (raw, &len);                 /* alone the disk */
+  ck_assert_uint_eq (len, LSIZE);
+  ck_assert (memcmp (got, disk, LSIZE) == 0);
+  free (got);
+  free (disk);
+  free (top);
+  free (raw);
+  free (base);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -288,6 +359,7 @@ suite (void)
   tcase_add_test (tc, test_threads_start_at_first_job);
   tcase_add_test (tc, test_free_runs_queued_jobs);
   tcase_add_test (tc, test_free_null_and_idle);
+  tcase_add_test (tc, test_commit_and_flatten_on_threads);
   suite_add_tcase (s, tc);
   return s;
 }
