@@ -19,6 +19,7 @@
 
 #include "checked.h"
 #include "internal.h"
+#include "layers-io.h"
 #include "testutil.h"
 
 #define SRC_SIZE (UINT64_C (24) << 20)
@@ -277,7 +278,7 @@ END_TEST
  * threads (and under TSan in unit/copier-tsan), in many tiny batches:
  * the results byte for byte. */
 #define LCS 65536u
-#define LSIZE (UINT64_C (8) << 20)
+#define LSIZE (UINT64_C (16) << 20)
 #define LBATCH (UINT64_C (256) << 10)
 
 /* An overlay of BASE with every third cluster written (pattern 5); the
@@ -344,6 +345,49 @@ START_TEST (test_commit_and_flatten_on_threads)
 }
 END_TEST
 
+static int
+failing_punch (void *opaque, int fd, off_t offset, off_t length)
+{
+  (void) opaque; (void) fd; (void) offset; (void) length;
+  errno = EIO;
+  return -1;
+}
+
+/* A punch that fails is found late - here when the next batch's copies
+ * fill the queue (batches of 32 one-cluster runs, a queue of 32 jobs) -
+ * and is reported as what it is; the disk is what it was, and BASE holds
+ * the batch that was committed. */
+START_TEST (test_commit_punch_failure_named)
+{
+  struct addcow_io user = { .punch_hole = failing_punch };
+  struct addcow_commit_opts co = ADDCOW_COMMIT_OPTS_INIT;
+  char *base = tu_join (dir, "base.raw"), *top;
+  uint8_t *disk, *after;
+  uint64_t size;
+  struct addcow *img;
+
+  tu_make_file (base, LSIZE, 3);
+  top = make_layer ("top.add-cow", &disk);
+  co.io = &user;
+  ck_assert_int_eq (commit_run (top, &co, 32 * LCS), -EIO);
+  tu_assert_error_has ("top.add-cow", "could not free the committed "
+                       "clusters of image file", "Input/output error");
+  after = lt_disk (top, &size);
+  ck_assert_uint_eq (size, LSIZE);
+  ck_assert (memcmp (after, disk, LSIZE) == 0);
+  img = tu_open (top, false);
+  ck_assert_uint_gt (addcow_get_allocated_clusters (img), 0);  /* not all */
+  ck_assert_uint_lt (addcow_get_allocated_clusters (img),
+                     div_round_up (LSIZE / LCS, 3));
+  addcow_close (img);
+  lt_assert_clean (top);
+  free (after);
+  free (disk);
+  free (top);
+  free (base);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -360,6 +404,7 @@ suite (void)
   tcase_add_test (tc, test_free_runs_queued_jobs);
   tcase_add_test (tc, test_free_null_and_idle);
   tcase_add_test (tc, test_commit_and_flatten_on_threads);
+  tcase_add_test (tc, test_commit_punch_failure_named);
   suite_add_tcase (s, tc);
   return s;
 }
