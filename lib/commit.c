@@ -297,11 +297,8 @@ end_batch (struct commit *c, uint64_t end)
     goto done;
   bitmap_clear_range (&top->bm, first,
                       div_round_up (end, top->cluster_size) - first);
-  if ((r = image_write_bitmap_blocks (top)) < 0)
+  if ((r = image_sync_bitmap (top)) < 0)
     return r;
-  if ((r = io_datasync (&top->io, top->meta.fd)) < 0)
-    return set_error (-r, "%s: could not sync the bitmap: %s", c->path,
-                      strerror (-r));
   /* The punch comes after the bitmap sync and runs behind the next
    * batch's copies.  At the end of the disk, punch the whole last
    * cluster: a partial block at the end of the file is only freed when

@@ -242,6 +242,9 @@ int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
 
 /* write.c */
 int image_write_bitmap_blocks (struct addcow *img);
+/* Write the dirty bitmap blocks and fdatasync the add-cow file (its data
+ * must be durable already); if the sync fails, every block stays dirty. */
+int image_sync_bitmap (struct addcow *img);
 
 /* ---- commit.c / rebase.c / copy.c / grow.c ---- */
 

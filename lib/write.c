@@ -222,6 +222,24 @@ image_write_bitmap_blocks (struct addcow *img)
   return 0;
 }
 
+int
+image_sync_bitmap (struct addcow *img)
+{
+  int r;
+
+  if ((r = image_write_bitmap_blocks (img)) < 0)
+    return r;
+  if ((r = io_datasync (&img->io, img->meta.fd)) < 0) {
+    /* Whether the blocks reached the disk is unknown: write them all
+     * again at the next flush rather than report it clean. */
+    memset (img->bm.dirty, 1, img->bm.nblocks);
+    img->bm.any_dirty = img->bm.nblocks > 0;
+    return set_error (-r, "%s: could not sync the bitmap: %s",
+                      img->filename, strerror (-r));
+  }
+  return 0;
+}
+
 /* After a failed data sync the kernel may have dropped the unsynced pages
  * and reported it once: a second sync can succeed over lost data.  So the
  * bits set since the last good sync must never reach the disk: reload the
@@ -260,10 +278,5 @@ addcow_flush (struct addcow *img)
   }
   if (!img->bm.any_dirty)
     return 0;
-  if ((r = image_write_bitmap_blocks (img)) < 0)
-    return r;
-  if ((r = io_datasync (&img->io, img->meta.fd)) < 0)
-    return set_error (-r, "%s: could not sync the bitmap: %s",
-                      img->filename, strerror (-r));
-  return 0;
+  return image_sync_bitmap (img);
 }

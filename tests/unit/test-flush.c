@@ -32,6 +32,7 @@ struct op {
 static struct {
   struct op ops[8192];
   unsigned n;
+  int fail_sync_fd;             /* >= 0: the next fdatasync of it fails */
 } lg;
 
 static void
@@ -62,6 +63,11 @@ l_fdatasync (void *o, int fd)
 {
   (void) o;
   log_op (OP_DATASYNC, fd, 0, 0);
+  if (fd == lg.fail_sync_fd) {
+    lg.fail_sync_fd = -1;
+    errno = EIO;
+    return -1;
+  }
   return 0;                     /* the order is what is tested */
 }
 
@@ -95,6 +101,7 @@ setup (void)
   image = tu_join (dir, "disk.raw");
   base = tu_join (dir, "base.raw");
   lg.n = 0;
+  lg.fail_sync_fd = -1;
 }
 
 static void
@@ -238,6 +245,36 @@ START_TEST (test_close_flushes)
 }
 END_TEST
 
+/* A failed sync of the add-cow file leaves it unknown whether the bitmap
+ * blocks reached the disk: the next flush writes and syncs them again
+ * instead of calling the image clean. */
+START_TEST (test_failed_bitmap_sync_is_retried)
+{
+  struct addcow *img;
+  unsigned mark;
+  int mfd, ifd;
+
+  tu_make_file (base, 16 * CS, 1);
+  tu_create (meta, "disk.raw", "base.raw", "raw", CS, 0);
+  img = open_logged (meta);
+  mfd = img->meta.fd;
+  ifd = img->image.fd;
+  write_pattern (img, 3 * CS, 100, 2);
+  lg.fail_sync_fd = mfd;
+  ck_assert_int_eq (addcow_flush (img), -EIO);
+  tu_assert_error_has ("could not sync the bitmap", NULL, NULL);
+  mark = lg.n;
+  ck_assert_int_eq (addcow_flush (img), 0);
+  ck_assert_uint_eq (count (mark, lg.n, OP_WRITE, mfd), 1);
+  ck_assert_uint_eq (count (mark, lg.n, OP_DATASYNC, mfd), 1);
+  ck_assert_uint_eq (assert_ordering (mark, lg.n, mfd, ifd, 4096), 1);
+  mark = lg.n;
+  ck_assert_int_eq (addcow_flush (img), 0);     /* now clean */
+  ck_assert_uint_eq (count (mark, lg.n, OP_WRITE, mfd), 0);
+  ck_assert_int_eq (addcow_close (img), 0);
+}
+END_TEST
+
 /* Overwriting allocated clusters needs no metadata and no metadata sync. */
 START_TEST (test_allocated_no_metadata)
 {
@@ -339,6 +376,7 @@ suite (void)
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_flush_order);
   tcase_add_test (tc, test_close_flushes);
+  tcase_add_test (tc, test_failed_bitmap_sync_is_retried);
   tcase_add_test (tc, test_allocated_no_metadata);
   tcase_add_test (tc, test_batched_blocks);
   tcase_add_test (tc, test_chain_writes_top_only);
