@@ -345,8 +345,9 @@ write_addcow_file (const struct addcow_create_opts *opts, struct plan *pl)
   else if (fchmod (fd, new_file_mode ()) < 0)
     r = -errno;
   else if ((r = write_metadata (fd, &h, pl)) == 0
-           && (r = install_file (tmp, pl->path, opts->overwrite)) == 0)
-    r = file_sync_dir (pl->path);
+           && (r = install_file (tmp, pl->path, opts->overwrite)) == 0
+           && (r = file_sync_dir (pl->path)) < 0)
+    unlink (pl->path);  /* the caller removes the image file it names */
   if (fd >= 0)
     close (fd);
   if (r < 0 && fd >= 0)
