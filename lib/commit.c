@@ -286,8 +286,6 @@ end_batch (struct commit *c, uint64_t end)
     goto done;
   if ((r = wait_copies (c)) < 0)
     return r;
-  if (c->base_raw)
-    forget_base_extents (c);    /* learnt while copies were running */
   if (c->base_img && (r = addcow_flush (c->base_img)) < 0)
     return r;
   if (c->base_raw && (r = io_datasync (&top->io, c->base_raw->fd)) < 0)

@@ -335,8 +335,12 @@ flatten_step (struct rebase *rb, uint64_t pos, uint64_t end, uint64_t *step)
   for (off = pos; off < pos + *step; off += s.len) {
     if ((r = chain_source (top, off, pos + *step - off, &s)) < 0)
       return r;
-    r = copy_to_file (rb->copier, s.fd, top->image.fd, top->virtual_size,
-                      s.len, off);
+    /* A source run is all data already: no second look for holes. */
+    if (s.fd >= 0)
+      r = copier_copy (rb->copier, s.fd, top->image.fd, s.len, off);
+    else
+      r = copy_to_file (rb->copier, -1, top->image.fd, top->virtual_size,
+                        s.len, off);
     if (r < 0)
       return copy_failed (rb, r);
   }
