@@ -160,10 +160,12 @@ backing file format: add-cow"* ]]
     "$IMG" rebase -p -b '' big.add-cow > progress.out 2> err.out &
     local pid=$! i
     for i in $(seq 500); do [ -s progress.out ] && break; sleep 0.01; done
+    [ -s progress.out ]         # it is running: the signal lands mid-copy
     kill -TERM "$pid"
     status=0
     wait "$pid" || status=$?
-    [ "$status" = 143 ] || [ "$status" = 0 ]
+    assert_status 143
+    assert_text "$(cat err.out)" "addcow-img: big.add-cow: cancelled"
     run "$IMG" check big.add-cow
     assert_status 0
     run "$IMG" rebase -q -b '' big.add-cow
