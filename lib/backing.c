@@ -107,17 +107,20 @@ backing_open (struct addcow *img, struct chain_seen *seen)
     return set_error (ENOTSUP, "%s: unsupported backing format '%s'",
                       img->filename, fmt);
   if (r < 0)
-    backing_close (img);
+    (void) backing_close (img);         /* opened read-only: nothing lost */
   return r;
 }
 
-void
+int
 backing_close (struct addcow *img)
 {
+  int r;
+
   file_close (&img->backing_raw);
-  addcow_close (img->backing_img);
+  r = addcow_close (img->backing_img);  /* a writable one flushes */
   img->backing_img = NULL;
   img->backing_kind = BACKING_NONE;
+  return r;
 }
 
 int

@@ -379,22 +379,6 @@ drop_unsynced (struct commit *c)
     bitmap_clear_dirty (&c->top->bm);
 }
 
-/* Close an add-cow BASE on its own, so that a failure of its final flush
- * is reported (closing the chain from the top would drop it). */
-static int
-close_base (struct commit *c)
-{
-  int r;
-
-  if (!c->base_img)
-    return 0;
-  r = addcow_close (c->base_img);
-  c->above->backing_img = NULL;
-  c->above->backing_kind = BACKING_NONE;
-  c->base_img = NULL;
-  return r;
-}
-
 static int
 start_copier (struct commit *c)
 {
@@ -427,9 +411,7 @@ commit_run (const char *path, const struct addcow_commit_opts *opts,
   copier_free (c.copier);       /* waits for what is in flight */
   if (r < 0 && r != -ECANCELED)
     drop_unsynced (&c);
-  if ((e = close_base (&c)) < 0 && r == 0)
-    r = e;
-  if ((e = addcow_close (c.top)) < 0 && r == 0)
+  if ((e = addcow_close (c.top)) < 0 && r == 0)  /* and BASE's last flush */
     r = e;
   return r;
 }

@@ -313,14 +313,18 @@ addcow_open (const char *path, const struct addcow_open_opts *opts,
 int
 addcow_close (struct addcow *img)
 {
-  int r = 0;
+  int r, e = 0;
 
   if (!img)
     return 0;
-  /* Like qemu's close: what was written is durable once close returns 0. */
+  /* Like qemu's close: what was written is durable once close returns 0 -
+   * in this image and in a backing file opened for writing (commit).  The
+   * backing goes first, so that this image's own error is the message. */
+  r = backing_close (img);
   if (img->writable && img->image.fd >= 0 && img->meta.fd >= 0)
-    r = addcow_flush (img);
-  backing_close (img);
+    e = addcow_flush (img);
+  if (e < 0)
+    r = e;
   file_close (&img->image);
   file_close (&img->meta);
   header_free (&img->hdr);

@@ -229,7 +229,8 @@ int image_open (const char *path, const struct addcow_open_opts *opts,
 
 /* backing.c */
 int backing_open (struct addcow *img, struct chain_seen *seen);
-void backing_close (struct addcow *img);
+/* Close the backing chain; the error of a writable layer's last flush. */
+int backing_close (struct addcow *img);
 /* Read [offset, offset+count) of the backing chain (zeros past its end). */
 int backing_read (struct addcow *img, void *buf, size_t count,
                   uint64_t offset);
