@@ -526,7 +526,6 @@ static int parse_io_args (int argc, char **argv, struct io_args *a)
 static int run (int argc, char **argv)
 {
   struct io_args a = { .ncmds = 0 };
-  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *img;
   int status, i;
 
@@ -536,23 +535,17 @@ static int run (int argc, char **argv)
   status = parse_io_args (argc, argv, &a);
   if (status >= 0)
     goto out;
-  opts.flags = (a.read_only ? 0 : ADDCOW_OPEN_WRITE)
-               | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0);
   status = 1;
-  if (addcow_open (a.filename, &opts, &img) < 0) {
-    error_msg ("%s", addcow_get_error ());
+  if (open_image (a.filename, (a.read_only ? 0 : ADDCOW_OPEN_WRITE)
+                  | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     goto out;
-  }
   status = 0;
   if (a.ncmds == 0)
     status = run_stdin (img);
   for (i = 0; i < a.ncmds && !quit_requested; i++)
     if (run_command (img, a.cmds[i]) < 0)
       status = 1;
-  if (addcow_close (img) < 0) {
-    error_msg ("%s", addcow_get_error ());
-    status = 1;
-  }
+  status = close_image (img, status);
  out:
   free (a.cmds);
   return status;

@@ -312,7 +312,6 @@ static int build_opts (struct create_args *a, struct addcow_create_opts *opts)
 static int create (struct create_args *a)
 {
   struct addcow_create_opts opts = ADDCOW_CREATE_OPTS_INIT;
-  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *img;
 
   if (wants_help (a->options)) {
@@ -329,14 +328,11 @@ static int create (struct create_args *a)
   }
   if (a->quiet)
     return 0;
-  oo.flags = ADDCOW_OPEN_NO_BACKING | ADDCOW_OPEN_FORCE_SHARE;
-  if (addcow_open (a->filename, &oo, &img) < 0) {
-    error_msg ("%s", addcow_get_error ());
+  if (open_image (a->filename,
+                  ADDCOW_OPEN_NO_BACKING | ADDCOW_OPEN_FORCE_SHARE, &img) < 0)
     return 1;
-  }
   print_formatting (img, a->filename, opts.prealloc);
-  addcow_close (img);
-  return 0;
+  return close_image (img, 0);
 }
 
 int cmd_create (int argc, char **argv)

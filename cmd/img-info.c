@@ -241,26 +241,16 @@ static int print_info (const struct addcow *img, const struct info_args *a)
 int cmd_info (int argc, char **argv)
 {
   struct info_args a = { .output = OUTPUT_HUMAN };
-  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *img;
   int status = parse_info_args (argc, argv, &a);
 
   if (status >= 0)
     return status;
-  if (!a.backing_chain)
-    opts.flags |= ADDCOW_OPEN_NO_BACKING;
-  if (a.force_share)
-    opts.flags |= ADDCOW_OPEN_FORCE_SHARE;
-  if (addcow_open (a.filename, &opts, &img) < 0) {
-    error_msg ("%s", addcow_get_error ());
+  if (open_image (a.filename,
+                  (a.backing_chain ? 0 : ADDCOW_OPEN_NO_BACKING)
+                  | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     return 1;
-  }
   if (addcow_get_backing_error (img))
     warning_msg ("%s", addcow_get_backing_error (img));
-  status = print_info (img, &a) < 0 ? 1 : 0;
-  if (addcow_close (img) < 0) {
-    error_msg ("%s", addcow_get_error ());
-    status = 1;
-  }
-  return status;
+  return close_image (img, print_info (img, &a) < 0 ? 1 : 0);
 }

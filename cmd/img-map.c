@@ -194,22 +194,13 @@ static int map_image (struct addcow *img, const struct map_args *a)
 int cmd_map (int argc, char **argv)
 {
   struct map_args a = { .output = OUTPUT_HUMAN };
-  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *img;
   int status = parse_map_args (argc, argv, &a);
 
   if (status >= 0)
     return status;
-  if (a.force_share)
-    opts.flags |= ADDCOW_OPEN_FORCE_SHARE;
-  if (addcow_open (a.filename, &opts, &img) < 0) {
-    error_msg ("%s", addcow_get_error ());
+  if (open_image (a.filename, a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0,
+                  &img) < 0)
     return 1;
-  }
-  status = map_image (img, &a) < 0 ? 1 : 0;
-  if (addcow_close (img) < 0) {
-    error_msg ("%s", addcow_get_error ());
-    status = 1;
-  }
-  return status;
+  return close_image (img, map_image (img, &a) < 0 ? 1 : 0);
 }

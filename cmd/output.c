@@ -327,6 +327,27 @@ int progress_callback (void *opaque, uint64_t done, uint64_t total)
 
 /* ---------------------------------------------------------------------- */
 
+int open_image (const char *file, unsigned flags, struct addcow **img)
+{
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+
+  opts.flags = flags;
+  if (addcow_open (file, &opts, img) == 0)
+    return 0;
+  error_msg ("%s", addcow_get_error ());
+  return -1;
+}
+
+int close_image (struct addcow *img, int status)
+{
+  if (addcow_close (img) == 0)
+    return status;
+  error_msg ("%s", addcow_get_error ());
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+
 int finish_stdout (void)
 {
   int err = 0;

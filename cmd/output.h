@@ -4,7 +4,8 @@
  * Owns: JSON printing through jansson in qemu-img's layout, qemu's human
  * size strings, the -p progress line, the qemu-style dump of a JSON
  * object as indented "key: value" lines, the SIGINT/SIGTERM flag that
- * cancels a long operation, and the final check that
+ * cancels a long operation, opening and closing the image with the error
+ * printed, and the final check that
  * everything written to stdout really got there (> /dev/full is an error).
  */
 #ifndef ADDCOW_CMD_OUTPUT_H
@@ -55,6 +56,13 @@ int long_op_end (int r);
 /* An addcow_progress_fn: progress_update, and non-zero (stop at the next
  * safe point) once a cancelling signal has arrived. */
 int progress_callback (void *opaque, uint64_t done, uint64_t total);
+
+struct addcow;
+/* Open FILE with the ADDCOW_OPEN_* FLAGS; print the library's message and
+ * return -1 if it fails. */
+int open_image (const char *file, unsigned flags, struct addcow **img);
+/* Close IMG; print the message of a failed close.  STATUS, or 1 then. */
+int close_image (struct addcow *img, int status);
 
 /* Flush and close stdout; on a write error print
  * "PROG: write error: REASON" and return -1. */
