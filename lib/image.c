@@ -138,24 +138,23 @@ open_image_file (struct addcow *img, struct chain_seen *seen,
   return 0;
 }
 
-/* Count non-zero bytes in [from, to) of the add-cow file. */
+/* Count non-zero bytes in [from, to) of the add-cow file, less than a
+ * cluster (the bitmap's padding): one read into cluster_buf. */
 static int
 count_nonzero (struct addcow *img, uint64_t from, uint64_t to,
                uint64_t *count)
 {
-  uint8_t buf[4096];
+  size_t i, n = (size_t) (to - from);
   int r;
 
   *count = 0;
-  while (from < to) {
-    size_t i, n = (size_t) min_u64 (to - from, sizeof buf);
-    if ((r = io_read (&img->io, img->meta.fd, buf, n, from)) < 0)
-      return set_error (-r, "%s: could not read the bitmap: %s",
-                        img->filename, strerror (-r));
-    for (i = 0; i < n; i++)
-      *count += buf[i] != 0;
-    from += n;
-  }
+  if (from >= to)
+    return 0;
+  if ((r = io_read (&img->io, img->meta.fd, img->cluster_buf, n, from)) < 0)
+    return set_error (-r, "%s: could not read the bitmap: %s",
+                      img->filename, strerror (-r));
+  for (i = 0; i < n; i++)
+    *count += img->cluster_buf[i] != 0;
   return 0;
 }
 
