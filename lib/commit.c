@@ -69,45 +69,47 @@ same_file (const struct stat *st, dev_t dev, ino_t ino)
 /* Is the backing of LAYER the file BASE (by name as stored, resolved path,
  * or identity)? */
 static bool
-backing_is (const struct addcow *layer, const char *base,
-            const struct stat *st)
+backing_is (const struct addcow *layer, const char *base)
 {
+  struct stat st;
+  const struct stat *id = stat (base, &st) == 0 ? &st : NULL;
+
+  if (layer->backing_kind == BACKING_NONE)
+    return false;
   if (strcmp (layer->hdr.backing_name, base) == 0
       || (layer->backing_path && strcmp (layer->backing_path, base) == 0))
     return true;
   if (layer->backing_kind == BACKING_RAW)
-    return same_file (st, layer->backing_raw.dev, layer->backing_raw.ino);
+    return same_file (id, layer->backing_raw.dev, layer->backing_raw.ino);
   return layer->backing_img
-    && same_file (st, layer->backing_img->meta.dev,
+    && same_file (id, layer->backing_img->meta.dev,
                   layer->backing_img->meta.ino);
 }
 
-/* The depth of BASE below PATH, from a look at the chain without locks. */
+/* The depth of BASE below PATH, from a look at the chain without locks
+ * (open_chain checks it again under them). */
 static int
 find_base_depth (const char *path, const struct addcow_commit_opts *opts,
                  unsigned *depth)
 {
   struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *top, *layer;
-  struct stat st;
-  bool have_st = stat (opts->base, &st) == 0;
+  bool found = false;
   int r;
 
   oo.flags = ADDCOW_OPEN_FORCE_SHARE;
   oo.io = opts->io;
   if ((r = addcow_open (path, &oo, &top)) < 0)
     return r;
-  r = set_error (EINVAL, "%s: '%s' is not in the backing chain of the "
-                 "image", path, opts->base);
-  for (layer = top, *depth = 1; layer && layer->hdr.backing_name;
+  for (layer = top, *depth = 1; layer && !found;
        layer = layer->backing_img, ++*depth)
-    if (layer->backing_kind != BACKING_NONE
-        && backing_is (layer, opts->base, have_st ? &st : NULL)) {
-      r = 0;
-      break;
-    }
+    found = backing_is (layer, opts->base);
+  --*depth;
   addcow_close (top);
-  return r;
+  if (!found)
+    return set_error (EINVAL, "%s: '%s' is not in the backing chain of the "
+                      "image", path, opts->base);
+  return 0;
 }
 
 /* Open the chain with BASE writable; find BASE in it. */
@@ -132,6 +134,9 @@ open_chain (struct commit *c, const struct addcow_commit_opts *opts)
   if (!c->above || c->above->backing_kind == BACKING_NONE)
     return set_error (EINVAL, "%s: Image does not have a backing file",
                       c->path);
+  if (opts->base && !backing_is (c->above, opts->base))
+    return set_error (EAGAIN, "%s: the backing chain changed while it was "
+                      "being opened; run commit again", c->path);
   if (c->above->backing_kind == BACKING_RAW)
     c->base_raw = &c->above->backing_raw;
   else
