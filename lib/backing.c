@@ -112,6 +112,15 @@ backing_open (struct addcow *img, struct chain_seen *seen)
 }
 
 int
+backing_format_check (const char *file, const char *fmt)
+{
+  if (strcmp (fmt, "raw") != 0 && strcmp (fmt, "add-cow") != 0)
+    return set_error (ENOTSUP, "%s: unsupported backing format '%s'", file,
+                      fmt);
+  return 0;
+}
+
+int
 backing_close (struct addcow *img)
 {
   int r;

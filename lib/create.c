@@ -164,10 +164,9 @@ make_plan (const struct addcow_create_opts *opts, struct plan *pl)
   if (opts->image_format && strcmp (opts->image_format, "raw") != 0)
     return set_error (EINVAL, "%s: unsupported image format '%s' (only raw)",
                       pl->path, opts->image_format);
-  if (opts->backing_format && strcmp (opts->backing_format, "raw") != 0
-      && strcmp (opts->backing_format, "add-cow") != 0)
-    return set_error (ENOTSUP, "%s: unsupported backing format '%s'",
-                      pl->path, opts->backing_format);
+  if (opts->backing_format
+      && (r = backing_format_check (pl->path, opts->backing_format)) < 0)
+    return r;
   if (!opts->overwrite && access (pl->path, F_OK) == 0)
     return set_error (EEXIST, "%s: file exists (use --force to overwrite "
                       "it)", pl->path);

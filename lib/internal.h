@@ -229,6 +229,9 @@ int image_open (const char *path, const struct addcow_open_opts *opts,
 
 /* backing.c */
 int backing_open (struct addcow *img, struct chain_seen *seen);
+/* 0 if FMT is a backing format this library reads, else -ENOTSUP with
+ * "FILE: unsupported backing format 'FMT'". */
+int backing_format_check (const char *file, const char *fmt);
 /* Close the backing chain; the error of a writable layer's last flush. */
 int backing_close (struct addcow *img);
 /* Read [offset, offset+count) of the backing chain (zeros past its end). */

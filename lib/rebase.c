@@ -61,15 +61,6 @@ is_flatten (const struct addcow_rebase_opts *opts)
 
 /* ---- the new backing file ---------------------------------------------- */
 
-static int
-check_format (const char *path, const char *fmt)
-{
-  if (strcmp (fmt, "raw") != 0 && strcmp (fmt, "add-cow") != 0)
-    return set_error (ENOTSUP, "%s: unsupported backing format '%s'", path,
-                      fmt);
-  return 0;
-}
-
 /* The name and format to store; the name must differ from the image's. */
 static int
 new_name_and_format (struct rebase *rb)
@@ -84,7 +75,7 @@ new_name_and_format (struct rebase *rb)
     return set_error (ENOMEM, "%s: out of memory", rb->path);
   rb->new_fmt = rb->opts->backing_format ? rb->opts->backing_format
                                          : backing_probe (rb->new_path);
-  return check_format (rb->path, rb->new_fmt);
+  return backing_format_check (rb->path, rb->new_fmt);
 }
 
 /* Refuse a new backing file that is this image's own file. */
@@ -434,7 +425,7 @@ rebase_run (const char *path, const struct addcow_rebase_opts *opts,
   if (!path || !opts || opts->version != ADDCOW_REBASE_OPTS_VERSION)
     return set_error (EINVAL, "addcow_rebase: bad arguments");
   if (opts->backing_format && !is_flatten (opts)
-      && (r = check_format (path, opts->backing_format)) < 0)
+      && (r = backing_format_check (path, opts->backing_format)) < 0)
     return r;
   if (opts->unsafe)
     r = rebase_unsafe (&rb);
