@@ -44,7 +44,6 @@ open_raw (struct addcow *img, struct chain_seen *seen)
 {
   bool writer = open_write_depth (img->flags) == 1;
   struct acfile *f = &img->backing_raw;
-  unsigned i;
   int r;
 
   r = file_open (f, img->backing_path, writer, img->filename,
@@ -54,11 +53,9 @@ open_raw (struct addcow *img, struct chain_seen *seen)
   if (file_same (f, &img->image))
     return set_error (EINVAL, "%s: backing file '%s' is the image file "
                       "itself", img->filename, f->path);
-  for (i = 0; i < seen->n; i++)
-    if (seen->dev[i] == f->dev && seen->ino[i] == f->ino)
-      return set_error (ELOOP, "%s: backing file '%s' is already part of "
-                        "this image's chain (a loop)", img->filename,
-                        f->path);
+  if (seen_has (seen, f))
+    return set_error (ELOOP, "%s: backing file '%s' is already part of "
+                      "this image's chain (a loop)", img->filename, f->path);
   if (!(img->flags & ADDCOW_OPEN_FORCE_SHARE)
       && (r = file_lock (f, writer, img->filename)) < 0)
     return r;

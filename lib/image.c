@@ -35,16 +35,24 @@ image_alloc (const char *path, const struct addcow_open_opts *opts)
   return img;
 }
 
-/* Remember a file of the chain; fail if it is already part of it. */
-static int
-seen_add (struct chain_seen *seen, const struct acfile *f, const char *owner)
+bool
+seen_has (const struct chain_seen *seen, const struct acfile *f)
 {
   unsigned i;
 
   for (i = 0; i < seen->n; i++)
     if (seen->dev[i] == f->dev && seen->ino[i] == f->ino)
-      return set_error (ELOOP, "%s: '%s' is already part of this image's "
-                        "backing chain (a loop)", owner, f->path);
+      return true;
+  return false;
+}
+
+/* Remember a file of the chain; fail if it is already part of it. */
+static int
+seen_add (struct chain_seen *seen, const struct acfile *f, const char *owner)
+{
+  if (seen_has (seen, f))
+    return set_error (ELOOP, "%s: '%s' is already part of this image's "
+                      "backing chain (a loop)", owner, f->path);
   if (seen->n >= sizeof seen->dev / sizeof seen->dev[0])
     return set_error (ELOOP, "%s: backing chain is too deep", owner);
   seen->dev[seen->n] = f->dev;

@@ -222,6 +222,8 @@ struct chain_seen {
   unsigned depth;
 };
 
+/* image.c: is F (by device and inode) one of the files SEEN? */
+bool seen_has (const struct chain_seen *seen, const struct acfile *f);
 /* image.c: open/close.  P may be NULL (plain open: refuse corruptions). */
 int image_open (const char *path, const struct addcow_open_opts *opts,
                 struct chain_seen *seen, struct problems *p,
