@@ -556,3 +556,18 @@ lt_fail_every_sync (const struct lt_case *c, int err)
   }
   return total;
 }
+
+uint64_t
+lt_allocated (const char *path)
+{
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+  uint64_t n;
+
+  o.flags = ADDCOW_OPEN_NO_BACKING;
+  ck_assert_msg (addcow_open (path, &o, &img) == 0, "open %s: %s", path,
+                 addcow_get_error ());
+  n = addcow_get_allocated_clusters (img);
+  addcow_close (img);
+  return n;
+}

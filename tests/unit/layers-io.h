@@ -51,6 +51,8 @@ void tio_free (struct tio *t);
 void lt_copy_dir (const char *from, const char *to);
 /* The whole virtual disk of PATH (plain I/O, read-only). */
 uint8_t *lt_disk (const char *path, uint64_t *size);
+/* The allocated clusters of PATH (its backing chain is not opened). */
+uint64_t lt_allocated (const char *path);
 /* addcow_check finds nothing at all. */
 void lt_assert_clean (const char *path);
 /* A and B are equal; the message names WHAT and the first difference. */

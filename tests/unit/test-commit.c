@@ -100,8 +100,6 @@ dirty_top (const char *path)
   ck_assert_int_eq (addcow_close (img), 0);
 }
 
-static uint64_t allocated (const char *path);
-
 static void
 remember (void)
 {
@@ -109,7 +107,7 @@ remember (void)
   free (F.base_before);
   F.disk = lt_disk (F.top, &F.size);
   F.base_before = tu_read_file (F.base, &F.base_len);
-  F.alloc = allocated (F.top);
+  F.alloc = lt_allocated (F.top);
 }
 
 /* base.raw <- top.add-cow */
@@ -133,16 +131,6 @@ make_addcow_chain (uint32_t mid_cs)
   tu_create (F.top, "top.raw", "mid.add-cow", "add-cow", CS, VSIZE);
   dirty_top (F.top);
   remember ();
-}
-
-static uint64_t
-allocated (const char *path)
-{
-  struct addcow *img = tu_open (path, false);
-  uint64_t n = addcow_get_allocated_clusters (img);
-
-  addcow_close (img);
-  return n;
 }
 
 static int
@@ -196,7 +184,7 @@ START_TEST (test_into_raw)
   assert_commit_ok ();
   lt_assert_file (F.base, F.disk, VSIZE);
   ck_assert_uint_eq (tu_file_size (F.base), VSIZE);
-  ck_assert_uint_eq (allocated (F.top), 0);
+  ck_assert_uint_eq (lt_allocated (F.top), 0);
   ck_assert_uint_eq (blocks (topraw), 0);      /* freed clusters punched */
   assert_disk_unchanged (F.top);
   lt_assert_clean (F.top);
@@ -215,7 +203,7 @@ START_TEST (test_keep)
   F.keep = true;
   assert_commit_ok ();
   lt_assert_file (F.base, F.disk, VSIZE);
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
   lt_assert_file (topraw, raw_before, len);
   assert_disk_unchanged (F.top);
   lt_assert_clean (F.top);
@@ -268,7 +256,7 @@ START_TEST (test_into_addcow)
   lt_assert_same (mid_disk, F.disk, VSIZE, "mid's disk");
   lt_assert_file (F.base, F.base_before, F.base_len);  /* untouched */
   ck_assert_uint_eq (tu_file_size (F.base), F.base_len);
-  ck_assert_uint_eq (allocated (F.top), 0);
+  ck_assert_uint_eq (lt_allocated (F.top), 0);
   assert_disk_unchanged (F.top);
   lt_assert_clean (F.top);
   lt_assert_clean (F.mid);
@@ -297,7 +285,7 @@ START_TEST (test_addcow_backing_shorter_grows)
   lt_assert_same (mid_disk, F.disk, VSIZE, "mid's disk");
   ck_assert_uint_eq (tu_file_size (F.base), F.base_len);
   lt_assert_file (F.base, F.base_before, F.base_len);  /* untouched */
-  ck_assert_uint_eq (allocated (F.top), 0);
+  ck_assert_uint_eq (lt_allocated (F.top), 0);
   assert_disk_unchanged (F.top);
   lt_assert_clean (F.top);
   lt_assert_clean (F.mid);
@@ -369,8 +357,8 @@ START_TEST (test_base_across_three_layers)
   assert_commit_ok ();
   lt_assert_file (F.base, F.disk, VSIZE);
   /* -b implies -d: no layer above the base was emptied */
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
-  ck_assert_uint_gt (allocated (F.mid), 0);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
+  ck_assert_uint_gt (lt_allocated (F.mid), 0);
   lt_assert_file (topraw, top_before, tl);
   lt_assert_file (midraw, mid_before, ml);
   assert_disk_unchanged (F.top);
@@ -477,7 +465,7 @@ START_TEST (test_read_only_backing)
   ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0,
                  "status %d", status);
   lt_assert_file (F.base, F.base_before, F.base_len);
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
   free (topraw);
 }
 END_TEST
@@ -494,7 +482,7 @@ START_TEST (test_backing_locked)
   tu_assert_error_has ("base.raw", "in use by another process", NULL);
   addcow_close (holder);
   lt_assert_file (F.base, F.base_before, F.base_len);
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
   assert_commit_ok ();                  /* and once it is free, it works */
   free (other);
 }
@@ -565,12 +553,12 @@ START_TEST (test_cancel)
   tu_assert_error_has ("top.add-cow", "cancelled", NULL);
   lt_assert_clean (F.top);
   assert_disk_unchanged (F.top);
-  left = allocated (F.top);
+  left = lt_allocated (F.top);
   ck_assert_uint_lt (left, F.alloc);         /* the batches done were kept */
   ck_assert_uint_gt (left, 0);
   assert_commit_ok ();
   lt_assert_file (F.base, F.disk, VSIZE);
-  ck_assert_uint_eq (allocated (F.top), 0);
+  ck_assert_uint_eq (lt_allocated (F.top), 0);
 }
 END_TEST
 
@@ -620,7 +608,7 @@ verify (const char *dir, void *arg, bool finished)
   ck_assert_uint_ge (size, VSIZE);
   lt_assert_same (below, F.disk, VSIZE, "the backing file");
   free (below);
-  ck_assert_uint_eq (allocated (F.top), F.keep ? F.alloc : 0);
+  ck_assert_uint_eq (lt_allocated (F.top), F.keep ? F.alloc : 0);
   if (into_addcow)
     lt_assert_file (F.base, F.base_before, F.base_len);
 }

@@ -127,26 +127,12 @@ dirty_top (const char *path)
   lt_write (path, 5, VSIZE - 500, 500);
 }
 
-static uint64_t
-allocated (const char *path)
-{
-  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
-  struct addcow *img;
-  uint64_t n;
-
-  o.flags = ADDCOW_OPEN_NO_BACKING;
-  ck_assert_int_eq (addcow_open (path, &o, &img), 0);
-  n = addcow_get_allocated_clusters (img);
-  addcow_close (img);
-  return n;
-}
-
 static void
 remember (void)
 {
   free (F.disk);
   F.disk = lt_disk (F.top, &F.size);
-  F.alloc = allocated (F.top);
+  F.alloc = lt_allocated (F.top);
 }
 
 /* a.raw <- top.add-cow, b.raw beside them. */
@@ -258,7 +244,7 @@ START_TEST (test_safe_raw_to_raw)
   ck_assert_uint_ge (diff, 5);
   assert_rebase_ok ();
   assert_disk_unchanged ();
-  ck_assert_uint_eq (allocated (F.top), F.alloc + diff);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc + diff);
   assert_header ("b.raw", "raw", 0, 4096);
   lt_assert_clean (F.top);
 }
@@ -276,7 +262,7 @@ START_TEST (test_safe_same_backing_copies_nothing)
   after = tu_read_file (F.topraw, &l2);
   ck_assert_uint_eq (l1, l2);
   lt_assert_same (after, before, l1, "the image file");
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
   free (before);
   free (after);
 }
@@ -350,7 +336,7 @@ START_TEST (test_unsafe_header_only)
   lt_assert_same (meta_after + 4096, meta_before + 4096, m1 - 4096,
                   "the bitmap");
   assert_header ("elsewhere/nosuch.raw", "raw", 0, 4096);
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
   free (raw_before); free (raw_after); free (meta_before); free (meta_after);
 }
 END_TEST
@@ -374,7 +360,7 @@ START_TEST (test_unsafe_drop_backing)
   F.new_name = "";
   assert_rebase_ok ();
   assert_header (NULL, NULL, 0, 4096);  /* not all allocated */
-  ck_assert_uint_eq (allocated (F.top), F.alloc);
+  ck_assert_uint_eq (lt_allocated (F.top), F.alloc);
   lt_assert_clean (F.top);
 }
 END_TEST
@@ -627,7 +613,7 @@ START_TEST (test_cancel_flatten)
   lt_assert_clean (F.top);
   assert_disk_unchanged ();
   assert_header ("a.raw", "raw", 0, 4096);      /* still on its backing */
-  now = allocated (F.top);
+  now = lt_allocated (F.top);
   ck_assert_uint_gt (now, F.alloc);             /* the work done is kept */
   ck_assert_uint_lt (now, NCL);
   assert_rebase_ok ();
