@@ -146,7 +146,7 @@ backing_read (struct addcow *img, void *buf, size_t count, uint64_t offset)
                         img->filename, img->backing_raw.path, strerror (-r));
   }
   else if (in && img->backing_kind == BACKING_ADDCOW)
-    r = addcow_pread (img->backing_img, buf, in, offset);
+    r = image_pread (img->backing_img, buf, in, offset);
   if (r == 0)
     memset ((uint8_t *) buf + in, 0, count - in);
   return r;

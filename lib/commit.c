@@ -160,7 +160,7 @@ owner_at (struct commit *c, uint64_t offset, uint64_t max, struct source *s)
   s->fd = -1;
   s->len = max;
   for (i = 0; i < c->depth && offset < layer->virtual_size; i++) {
-    if ((r = addcow_is_allocated (layer, offset, max, &len)) < 0)
+    if ((r = image_is_allocated (layer, offset, max, &len)) < 0)
       return r;
     s->len = max = len;
     if (r) {
@@ -226,7 +226,7 @@ copy_into_addcow (struct commit *c, int fd, uint64_t len, uint64_t offset)
   for (; offset < end; offset += s.len) {
     raw_source (fd, UINT64_MAX, offset, end - offset, &s);
     r = s.fd >= 0 ? image_copy_from (c->base_img, fd, s.len, offset)
-                  : addcow_pwrite_zeroes (c->base_img, s.len, offset);
+                  : image_pwrite_zeroes (c->base_img, s.len, offset);
     if (r < 0)
       return r;
   }
@@ -291,7 +291,7 @@ end_batch (struct commit *c, uint64_t end)
     goto done;
   if ((r = wait_copies (c)) < 0)
     return r;
-  if (c->base_img && (r = addcow_flush (c->base_img)) < 0)
+  if (c->base_img && (r = image_flush (c->base_img)) < 0)
     return r;
   if (c->base_raw && (r = io_datasync (&top->io, c->base_raw->fd)) < 0)
     return set_error (-r, "%s: could not sync backing file '%s': %s",

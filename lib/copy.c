@@ -5,7 +5,7 @@
  * A "source" names the file that holds a run at the same offset (image
  * files hold data at its guest offset, so every copy in a chain is
  * offset-preserving), or says the run reads as zeros.  Resolving a run
- * walks the layers with the bitmaps' own runs (addcow_is_allocated) and
+ * walks the layers with the bitmaps' own runs (image_is_allocated) and
  * asks a raw file for its data and holes (SEEK_DATA/SEEK_HOLE), so a copy
  * moves large runs (copy_file_range, several in flight: copier.c) and
  * never reads a hole.
@@ -83,7 +83,7 @@ disk_source (struct addcow *img, uint64_t offset, uint64_t max,
     s->len = max;
     return 0;
   }
-  if ((r = addcow_is_allocated (img, offset, max, &len)) < 0)
+  if ((r = image_is_allocated (img, offset, max, &len)) < 0)
     return r;
   if (r) {
     raw_source (img->image.fd, img->virtual_size, offset, len, s);

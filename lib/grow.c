@@ -373,7 +373,7 @@ image_grow (struct addcow *img, uint64_t new_size)
   if ((r = refuse (img, new_size)) < 0 || (r = plan (&g)) < 0)
     return r;
   /* Bits still in memory go out first, after their data, as always. */
-  if ((!img->bm.any_dirty || (r = addcow_flush (img)) == 0)
+  if ((!img->bm.any_dirty || (r = image_flush (img)) == 0)
       && (r = cow_last_cluster (&g)) == 0)
     r = grow_files (&g);
   bitmap_free (&g.bm);

@@ -329,7 +329,7 @@ addcow_close (struct addcow *img)
    * backing goes first, so that this image's own error is the message. */
   r = backing_close (img);
   if (img->writable && img->image.fd >= 0 && img->meta.fd >= 0)
-    e = addcow_flush (img);
+    e = image_flush (img);
   if (e < 0)
     r = e;
   file_close (&img->image);

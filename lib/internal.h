@@ -243,6 +243,21 @@ int backing_read (struct addcow *img, void *buf, size_t count,
  * "raw" (used only by create/rebase when no format is given). */
 const char *backing_probe (const char *path);
 
+/* The bodies of the public I/O calls (read.c, write.c, status.c), without
+ * the handle's lock: handle.c wraps each one for the API, and the library
+ * calls these directly on layers it already holds. */
+int image_pread (struct addcow *img, void *buf, size_t count,
+                 uint64_t offset);
+int image_pwrite (struct addcow *img, const void *buf, size_t count,
+                  uint64_t offset);
+int image_pwrite_zeroes (struct addcow *img, uint64_t count,
+                         uint64_t offset);
+int image_flush (struct addcow *img);
+int image_block_status (struct addcow *img, uint64_t offset,
+                        uint64_t max_length, struct addcow_extent *ext);
+int image_is_allocated (struct addcow *img, uint64_t offset,
+                        uint64_t max_length, uint64_t *length);
+
 /* read.c: -EINVAL unless [offset, offset+count) lies within the disk. */
 int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
 

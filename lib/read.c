@@ -26,7 +26,7 @@ image_check_range (struct addcow *img, uint64_t count, uint64_t offset)
 }
 
 int
-addcow_pread (struct addcow *img, void *buf, size_t count, uint64_t offset)
+image_pread (struct addcow *img, void *buf, size_t count, uint64_t offset)
 {
   uint8_t *p = buf;
   uint64_t len;
@@ -35,7 +35,7 @@ addcow_pread (struct addcow *img, void *buf, size_t count, uint64_t offset)
   if ((r = image_check_range (img, count, offset)) < 0)
     return r;
   while (count > 0) {
-    if ((r = addcow_is_allocated (img, offset, count, &len)) < 0)
+    if ((r = image_is_allocated (img, offset, count, &len)) < 0)
       return r;
     if (r) {
       r = io_read (&img->io, img->image.fd, p, (size_t) len, offset);

@@ -19,7 +19,7 @@
  * are set in memory.
  *
  * Ordering (spec 7): after every COPY_BATCH_BYTES of data, and at the end,
- * addcow_flush: fdatasync the image file, then write the dirty bitmap
+ * image_flush: fdatasync the image file, then write the dirty bitmap
  * blocks, then fdatasync the add-cow file.  Only then is the header
  * replaced, atomically (image_rewrite_header): with the new backing name,
  * or, for flatten, with no backing and ALL_ALLOCATED, over a bitmap that is
@@ -136,7 +136,7 @@ new_read (struct rebase *rb, uint8_t *buf, uint64_t len, uint64_t offset)
   int r = 0;
 
   if (in && rb->new_img)
-    r = addcow_pread (rb->new_img, buf, (size_t) in, offset);
+    r = image_pread (rb->new_img, buf, (size_t) in, offset);
   else if (in && (r = io_read (&rb->top->io, rb->new_raw.fd, buf, (size_t) in,
                                offset)) < 0)
     r = set_error (-r, "%s: could not read backing file '%s': %s", rb->path,
@@ -162,7 +162,7 @@ flush_batch (struct rebase *rb)
 
   if (r < 0)
     return copy_failed (rb, r);
-  r = addcow_flush (rb->top);
+  r = image_flush (rb->top);
   rb->batch_data = 0;
   return r;
 }
@@ -270,7 +270,7 @@ unallocated_bytes (struct addcow *top, uint64_t *total)
 
   *total = 0;
   for (pos = 0; pos < top->virtual_size; pos += len) {
-    if ((r = addcow_is_allocated (top, pos, top->virtual_size - pos,
+    if ((r = image_is_allocated (top, pos, top->virtual_size - pos,
                                   &len)) < 0)
       return r;
     if (r == 0)
@@ -295,7 +295,7 @@ walk_unallocated (struct rebase *rb, run_fn step)
   if ((r = progress_add (&rb->prog, 0, rb->path)) < 0)
     return r;
   for (; pos < top->virtual_size; pos += len) {
-    if ((r = addcow_is_allocated (top, pos, top->virtual_size - pos,
+    if ((r = image_is_allocated (top, pos, top->virtual_size - pos,
                                   &len)) < 0)
       return r;
     if (r)

@@ -1,7 +1,7 @@
 /*
  * status.c - which layer answers for a range: allocation and block status.
  *
- * addcow_block_status follows qemu-img map's walk exactly: a run allocated
+ * image_block_status follows qemu-img map's walk exactly: a run allocated
  * in a layer is that layer's data; an unallocated run falls through to the
  * backing file unless there is none or the run starts at or past its end
  * (then it reads as zeros at this depth, "present": false); a raw backing
@@ -14,7 +14,7 @@
 #include "internal.h"
 
 int
-addcow_is_allocated (struct addcow *img, uint64_t offset,
+image_is_allocated (struct addcow *img, uint64_t offset,
                      uint64_t max_length, uint64_t *length)
 {
   uint64_t n, next, end;
@@ -50,7 +50,7 @@ set_extent (struct addcow_extent *ext, uint64_t start, uint64_t length,
 }
 
 int
-addcow_block_status (struct addcow *img, uint64_t offset,
+image_block_status (struct addcow *img, uint64_t offset,
                      uint64_t max_length, struct addcow_extent *ext)
 {
   uint32_t depth = 0;
@@ -62,7 +62,7 @@ addcow_block_status (struct addcow *img, uint64_t offset,
     return set_error (EINVAL, "%s: block status of an empty range",
                       img->filename);
   for (;;) {
-    if ((r = addcow_is_allocated (img, offset, max_length, &len)) < 0)
+    if ((r = image_is_allocated (img, offset, max_length, &len)) < 0)
       return r;
     if (r) {
       set_extent (ext, offset, len, depth, ADDCOW_EXTENT_PRESENT

@@ -4,12 +4,12 @@
  * Copy-on-write at cluster granularity: the part of an unallocated cluster
  * that a write does not cover is first filled with the cluster's current
  * contents (from the backing chain, or zeros).  New bits go to the bitmap in
- * memory and are marked dirty; addcow_flush syncs the image file first and
+ * memory and are marked dirty; image_flush syncs the image file first and
  * only then writes the dirty bitmap blocks and syncs the add-cow file, so a
  * bit never reaches the disk before the data it vouches for.
  *
- * The data of a write comes from a buffer (addcow_pwrite), from zeros
- * (addcow_pwrite_zeroes), or from another file at the same offsets
+ * The data of a write comes from a buffer (image_pwrite), from zeros
+ * (image_pwrite_zeroes), or from another file at the same offsets
  * (image_copy_from, which commit uses so that whole clusters move with
  * copy_file_range instead of through a buffer).
  *
@@ -162,7 +162,7 @@ write_common (struct addcow *img, struct wsrc src, uint64_t count,
   if ((r = image_check_range (img, count, offset)) < 0)
     return r;
   while (count > 0) {
-    if ((r = addcow_is_allocated (img, offset, count, &len)) < 0)
+    if ((r = image_is_allocated (img, offset, count, &len)) < 0)
       return r;
     if (r)
       r = write_run (img, src, len, offset);
@@ -180,7 +180,7 @@ write_common (struct addcow *img, struct wsrc src, uint64_t count,
 }
 
 int
-addcow_pwrite (struct addcow *img, const void *buf, size_t count,
+image_pwrite (struct addcow *img, const void *buf, size_t count,
                uint64_t offset)
 {
   if (!buf && count)
@@ -189,7 +189,7 @@ addcow_pwrite (struct addcow *img, const void *buf, size_t count,
 }
 
 int
-addcow_pwrite_zeroes (struct addcow *img, uint64_t count, uint64_t offset)
+image_pwrite_zeroes (struct addcow *img, uint64_t count, uint64_t offset)
 {
   return write_common (img, (struct wsrc) { NULL, -1 }, count, offset);
 }
@@ -264,7 +264,7 @@ forget_unsynced_bits (struct addcow *img)
 }
 
 int
-addcow_flush (struct addcow *img)
+image_flush (struct addcow *img)
 {
   int r;
 

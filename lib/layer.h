@@ -1,0 +1,140 @@
+/*
+ * layer.h - one layer of a backing chain, behind a small driver interface.
+ *
+ * A chain is a list of layers, top first: an add-cow image, then its
+ * backing file, then that file's backing file, ...  Each layer is one file
+ * in one format, read through a driver (raw, add-cow, qcow2) that answers
+ * three questions and nothing else:
+ *
+ *   block_status  what is at OFFSET *in this layer alone*: data stored
+ *                 here, zeros owned here, or "not here" (fall through to
+ *                 the next layer down); for how long; and, for data kept
+ *                 verbatim in a plain file, which file and at what offset,
+ *                 so that bulk copies can use copy_file_range;
+ *   read          the bytes of a range this layer answers for (data or
+ *                 zeros; never a range it reports as unallocated);
+ *   close         free everything (the layer below is closed by the chain).
+ *
+ * The one chain walk, chain_resolve (chain.c), runs over this interface
+ * for reads, block status, copy sources, commit and rebase, so none of
+ * those needs per-format code.  It also owns the rule that the bytes of a
+ * layer past its own end read as zeros *owned by that layer*: a shorter
+ * middle layer hides whatever the layers below hold there.
+ *
+ * Thread safety: block_status and read must be safe to call from many
+ * threads at once on one layer (no shared scratch state, or state behind
+ * the driver's own lock).  Layers below the top are opened read-only and
+ * never change while open.
+ */
+#ifndef ADDCOW_LAYER_H
+#define ADDCOW_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum run_kind {
+  RUN_DATA,          /* bytes stored in this layer */
+  RUN_ZERO,          /* reads as zeros, and this layer says so (a zero
+                      * cluster, a hole of a raw file, past its end) */
+  RUN_UNALLOCATED,   /* not in this layer: ask the next one down */
+};
+
+/* What a layer holds at one offset. */
+struct layer_run {
+  enum run_kind kind;
+  uint64_t len;          /* > 0, at most what was asked for */
+  int fd;                /* RUN_DATA kept verbatim in a plain file: that
+                          * file (for copy_file_range); else -1 (the bytes
+                          * must go through ops->read, e.g. compressed) */
+  uint64_t file_offset;  /* where the run starts in FD / FILENAME */
+  const char *filename;  /* the file holding the data (map's "filename"),
+                          * or NULL; owned by the layer */
+};
+
+struct layer;
+
+struct layer_ops {
+  const char *format;    /* "raw", "add-cow", "qcow2" */
+  /* Describe [offset, offset + max) of this layer alone; offset < size,
+   * max > 0.  0 or -errno with the message set. */
+  int (*block_status) (struct layer *l, uint64_t offset, uint64_t max,
+                       struct layer_run *run);
+  /* Read [offset, offset + count) of this layer, a range that
+   * block_status reported as RUN_DATA or RUN_ZERO. */
+  int (*read) (struct layer *l, void *buf, size_t count, uint64_t offset);
+  /* Free the driver's state (not l->backing).  The error of a writable
+   * layer's last flush, else 0. */
+  int (*close) (struct layer *l);
+};
+
+struct layer {
+  const struct layer_ops *ops;
+  void *priv;                   /* the driver's state */
+  uint64_t size;                /* virtual size of this layer */
+  const char *filename;         /* the file the layer was opened by */
+  unsigned depth;               /* 0 for the top of the chain */
+  struct layer *backing;        /* next layer down, or NULL */
+};
+
+/* What the whole chain reads at one offset: the first layer from the top
+ * that answers. */
+struct chain_run {
+  enum run_kind kind;           /* RUN_DATA or RUN_ZERO */
+  bool present;                 /* some layer owns the run (qemu's
+                                 * "present"); false: no layer holds it
+                                 * and it reads as zeros */
+  struct layer *layer;          /* the layer that answered, or NULL */
+  unsigned depth;               /* its depth; when !present, the depth of
+                                 * the last layer consulted */
+  uint64_t len;                 /* > 0, at most what was asked for */
+  int fd;                       /* as struct layer_run */
+  uint64_t file_offset;
+  const char *filename;
+};
+
+/* Resolve [offset, offset + max) of the chain starting at TOP (offset <
+ * top->size, max > 0): which layer holds the run, how long it is, where
+ * its bytes are.  The one chain walk of the library. */
+int chain_resolve (struct layer *top, uint64_t offset, uint64_t max,
+                   struct chain_run *run);
+
+/* Read [offset, offset + count) of the chain starting at TOP. */
+int chain_read (struct layer *top, void *buf, size_t count, uint64_t offset);
+
+/* ---- opening layers ---------------------------------------------------- */
+
+struct addcow_io;
+struct chain_seen;              /* internal.h: the files already in the
+                                 * chain (loop check) and its depth */
+
+/* How one layer is opened. */
+struct layer_open {
+  struct chain_seen *seen;
+  unsigned flags;               /* ADDCOW_OPEN_* of the top image */
+  bool writable;                /* this layer read-write (a commit target) */
+  const struct addcow_io *io;
+};
+
+/* The drivers: open the file at PATH (already resolved) as a layer at
+ * depth DEPTH, refusing a file already in ctx->seen and adding it there,
+ * taking the locks, validating every field before use.  A driver whose
+ * format has its own backing file opens it with layer_open_backing. */
+int raw_layer_open (const char *path, unsigned depth,
+                    const struct layer_open *ctx, struct layer **out);
+int addcow_layer_open (const char *path, unsigned depth,
+                       const struct layer_open *ctx, struct layer **out);
+int qcow2_layer_open (const char *path, unsigned depth,
+                      const struct layer_open *ctx, struct layer **out);
+
+/* backing.c: open NAME, as stored in the file FROM (resolved against its
+ * directory), in format FMT, as the layer below one at depth DEPTH: the
+ * one depth limit and loop check for every format.  FMT NULL or "" is
+ * refused: a format is never probed on open. */
+int layer_open_backing (const char *from, const char *name, const char *fmt,
+                        unsigned depth, const struct layer_open *ctx,
+                        struct layer **out);
+/* Close LAYER and every layer below it; the first error. */
+int layer_close_chain (struct layer *layer);
+
+#endif /* ADDCOW_LAYER_H */
