@@ -97,23 +97,32 @@ bitmap_clear_range (struct bitmap *bm, uint64_t start, uint64_t count)
 }
 
 uint64_t
-bitmap_find (const struct bitmap *bm, uint64_t start, bool value)
+bitmap_find_bounded (const struct bitmap *bm, uint64_t start, uint64_t end,
+                     bool value)
 {
-  uint64_t w = start / 64, nwords = div_round_up (bm->nbytes, 8);
   uint64_t flip = value ? 0 : ~UINT64_C (0);
-  uint64_t word, found;
+  uint64_t w, last, word, found;
 
-  if (start >= bm->nbits)
-    return bm->nbits;
+  end = min_u64 (end, bm->nbits);
+  if (start >= end)
+    return end;
+  w = start / 64;
+  last = (end - 1) / 64;              /* the word holding the last bit */
   /* Look for a 1 in (word ^ flip), ignoring bits below START. */
   word = (le64_load (bm->bytes + w * 8) ^ flip) & (~UINT64_C (0) << (start % 64));
   while (word == 0) {
-    if (++w >= nwords)
-      return bm->nbits;
+    if (++w > last)
+      return end;
     word = le64_load (bm->bytes + w * 8) ^ flip;
   }
   found = w * 64 + (uint64_t) __builtin_ctzll (word);
-  return found < bm->nbits ? found : bm->nbits;
+  return found < end ? found : end;
+}
+
+uint64_t
+bitmap_find (const struct bitmap *bm, uint64_t start, bool value)
+{
+  return bitmap_find_bounded (bm, start, bm->nbits, value);
 }
 
 uint64_t

@@ -173,6 +173,10 @@ void bitmap_set_range (struct bitmap *bm, uint64_t start, uint64_t count);
 void bitmap_clear_range (struct bitmap *bm, uint64_t start, uint64_t count);
 /* First bit >= START whose value is VALUE, or nbits. */
 uint64_t bitmap_find (const struct bitmap *bm, uint64_t start, bool value);
+/* First bit in [START, END) whose value is VALUE, or END (END is clamped
+ * to nbits): the cost follows END - START, not the size of the disk. */
+uint64_t bitmap_find_bounded (const struct bitmap *bm, uint64_t start,
+                              uint64_t end, bool value);
 uint64_t bitmap_count (const struct bitmap *bm);
 /* Bits set past nbits in the last byte; clear them. */
 unsigned bitmap_stray_bits (const struct bitmap *bm);

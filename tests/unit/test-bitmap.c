@@ -57,6 +57,21 @@ assert_find_all (const struct bitmap *bm, const bool *model)
                     (unsigned long long) t, (unsigned long long) f,
                     (unsigned long long) next_true[s < n ? s : n],
                     (unsigned long long) next_false[s < n ? s : n]);
+    /* Bounded: the same answer, cut at END (ends at and around words). */
+    for (uint64_t end = s; end <= n + 1 && end <= s + 130; end += 1 + end % 7) {
+      uint64_t cut = end < n ? end : n;
+      uint64_t wt = next_true[s < n ? s : n], wf = next_false[s < n ? s : n];
+      wt = wt < cut ? wt : cut;
+      wf = wf < cut ? wf : cut;
+      if (s > cut)
+        wt = wf = cut;
+      if (bitmap_find_bounded (bm, s, end, true) != wt
+          || bitmap_find_bounded (bm, s, end, false) != wf)
+        ck_abort_msg ("bounded find from %llu to %llu of %llu: want %llu/%llu",
+                      (unsigned long long) s, (unsigned long long) end,
+                      (unsigned long long) n, (unsigned long long) wt,
+                      (unsigned long long) wf);
+    }
   }
   free (next_true);
   free (next_false);
