@@ -46,27 +46,38 @@ find_extent (int fd, uint64_t offset, uint64_t size, struct extent_hint *h)
     h->end = (uint64_t) e;
 }
 
+/* The hint is shared by every thread asking about the file: copy it out
+ * and back under its mutex, and ask the kernel (two lseeks, the slow part)
+ * outside it.  Any extent a thread stores is true, so the last one wins. */
 void
 raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
                    uint64_t max, struct source *s)
 {
-  struct extent_hint *h = &f->hint;
+  struct extent_hint h;
 
   s->fd = -1;
   s->len = max;
   if (offset >= size)                   /* past the end: zeros */
     return;
-  if (offset < h->start || offset >= h->end)
-    find_extent (f->fd, offset, size, h);
-  s->fd = h->data ? f->fd : -1;
-  s->len = min_u64 (min_u64 (max, size - offset), h->end - offset);
+  pthread_mutex_lock (&f->hint_lock);
+  h = f->hint;
+  pthread_mutex_unlock (&f->hint_lock);
+  if (offset < h.start || offset >= h.end) {
+    find_extent (f->fd, offset, size, &h);
+    pthread_mutex_lock (&f->hint_lock);
+    f->hint = h;
+    pthread_mutex_unlock (&f->hint_lock);
+  }
+  s->fd = h.data ? f->fd : -1;
+  s->len = min_u64 (min_u64 (max, size - offset), h.end - offset);
 }
 
 void
 raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
             struct source *s)
 {
-  struct acfile f = { .fd = fd };     /* an empty hint: ask the kernel */
+  struct acfile f = { .fd = fd,       /* an empty hint: ask the kernel */
+                      .hint_lock = PTHREAD_MUTEX_INITIALIZER };
 
   raw_source_hinted (&f, size, offset, max, s);
 }

@@ -25,7 +25,8 @@ image_alloc (const char *path, const struct addcow_open_opts *opts)
     return NULL;
   img->meta.fd = img->image.fd = img->backing_raw.fd = -1;
   img->filename = strdup (path);
-  if (!img->filename) {
+  if (!img->filename || handle_lock_init (img) < 0) {
+    free (img->filename);
     free (img);
     return NULL;
   }
@@ -340,6 +341,7 @@ addcow_close (struct addcow *img)
   free (img->backing_error);
   free (img->backing_path);
   free (img->filename);
+  handle_lock_destroy (img);
   free (img);
   return r;
 }

@@ -13,6 +13,7 @@
 #ifndef ADDCOW_INTERNAL_H
 #define ADDCOW_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,6 +72,10 @@ struct acfile {
   int fd;                       /* -1 when not open */
   struct extent_hint hint;      /* only for files this library never writes
                                  * while open: backing files */
+  pthread_mutex_t hint_lock;    /* guards hint: block status runs in many
+                                 * threads (raw_source_hinted).  All-zero
+                                 * bytes are PTHREAD_MUTEX_INITIALIZER on
+                                 * glibc, so a zeroed acfile is ready */
   char *path;                   /* the path it was opened by */
   uint64_t size;                /* at open */
   dev_t dev;
@@ -215,6 +220,9 @@ struct addcow {
   char *backing_error;          /* ADDCOW_OPEN_NO_BACKING only */
 
   uint8_t *cluster_buf;         /* one cluster, for copy-on-write */
+  pthread_rwlock_t lock;        /* the handle's lock (handle.c): shared for
+                                 * what only reads its memory, exclusive
+                                 * for what changes bits */
 };
 
 /* The identities (device, inode) of the files above a layer being opened,
@@ -261,6 +269,11 @@ int image_block_status (struct addcow *img, uint64_t offset,
                         uint64_t max_length, struct addcow_extent *ext);
 int image_is_allocated (struct addcow *img, uint64_t offset,
                         uint64_t max_length, uint64_t *length);
+
+/* handle.c: the handle's lock (image.c makes and ends it).  0 or
+ * -errno. */
+int handle_lock_init (struct addcow *img);
+void handle_lock_destroy (struct addcow *img);
 
 /* read.c: -EINVAL unless [offset, offset+count) lies within the disk. */
 int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
