@@ -12,8 +12,19 @@
  *    The message is kept per thread until the next failing call.
  *  - Option structs are versioned: start them with the matching *_INIT
  *    macro, so that fields added later keep their defaults.
- *  - A handle is not thread-safe; use one handle per thread or lock around it.
- *    Two handles in one process are independent (no global state).
+ *  - Threads: two handles in one process are independent (no global
+ *    state).  One handle may be used from many threads at once:
+ *    addcow_pread, addcow_block_status and addcow_is_allocated run
+ *    concurrently with each other and with writes into allocated clusters;
+ *    addcow_pwrite and addcow_pwrite_zeroes are safe from any thread (one
+ *    that must copy-on-write or set bits reads the backing data
+ *    concurrently and allocates alone, under the handle's lock);
+ *    addcow_flush is safe from any thread (alone only when it has bits to
+ *    write).  Concurrent writes to overlapping bytes land in some order.
+ *    The getters are safe from any thread, except that
+ *    addcow_get_allocated_clusters counts bits and wants no write in
+ *    flight.  addcow_close needs the handle idle.  With an I/O table
+ *    (struct addcow_io), its functions are called from those threads too.
  */
 #ifndef ADDCOW_H
 #define ADDCOW_H
