@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -239,6 +240,9 @@ struct addcow {
   pthread_rwlock_t lock;        /* the handle's lock (handle.c): shared for
                                  * what only reads its memory, exclusive
                                  * for what changes bits */
+  pthread_mutex_t flush_lock;   /* one addcow_flush at a time (handle.c) */
+  atomic_bool unsynced;         /* written through addcow_pwrite* since the
+                                 * last good addcow_flush */
 };
 
 /* The identities (device, inode) of the files above a layer being opened,

@@ -262,7 +262,9 @@ ADDCOW_API int addcow_pwrite (struct addcow *img, const void *buf, size_t count,
 /* Make the range read as zeros (holes in the image file where possible). */
 ADDCOW_API int addcow_pwrite_zeroes (struct addcow *img, uint64_t count,
                           uint64_t offset);
-/* Sync data, then write dirty bitmap blocks, then sync the add-cow file. */
+/* Sync data, then write dirty bitmap blocks, then sync the add-cow file;
+ * nothing when nothing was written through the handle since the last good
+ * flush. */
 ADDCOW_API int addcow_flush (struct addcow *img);
 
 /* ---------------------------------------------------------------------- */
