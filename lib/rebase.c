@@ -111,7 +111,9 @@ open_new_backing (struct rebase *rb)
   seen.dev[1] = rb->top->image.dev;
   seen.ino[1] = rb->top->image.ino;
   oo.io = rb->opts->io;
-  if ((r = image_open (rb->new_path, &oo, &seen, NULL, &rb->new_img)) < 0)
+  if ((r = image_open (rb->new_path, &oo, &seen, NULL, &rb->new_img)) < 0
+      || (r = chain_depth_check (rb->path, rb->new_img,
+                                 rb->opts->backing_name)) < 0)
     return r;
   rb->new_size = rb->new_img->virtual_size;
   return 0;
@@ -380,8 +382,9 @@ rebase_flatten (struct rebase *rb)
   if ((r = open_top (rb, 0)) < 0)
     return r;
   top = rb->top;
-  if (top->all_allocated && !top->hdr.backing_name)
-    return 0;                   /* nothing to copy, nothing to drop */
+  if (top->all_allocated && !top->hdr.backing_name
+      && !top->hdr.padding_dirty)
+    return 0;                   /* nothing to copy, drop or mend */
   if (!top->all_allocated) {
     if (copier_new (&top->io, &rb->copier) < 0)
       return set_error (ENOMEM, "%s: out of memory", rb->path);

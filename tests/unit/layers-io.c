@@ -398,6 +398,20 @@ lt_assert_clean (const char *path)
 }
 
 void
+lt_assert_no_corruption (const char *path)
+{
+  struct addcow_check_opts o = ADDCOW_CHECK_OPTS_INIT;
+  struct addcow_check_result res;
+  int r;
+
+  r = addcow_check (path, &o, &res);
+  ck_assert_msg (r == 0, "check %s: %s", path, addcow_get_error ());
+  ck_assert_msg (res.corruptions == 0 && res.check_errors == 0,
+                 "check %s: %llu corruptions", path,
+                 (unsigned long long) res.corruptions);
+}
+
+void
 lt_assert_same (const uint8_t *a, const uint8_t *b, uint64_t len,
                 const char *what)
 {

@@ -55,6 +55,9 @@ uint8_t *lt_disk (const char *path, uint64_t *size);
 uint64_t lt_allocated (const char *path);
 /* addcow_check finds nothing at all. */
 void lt_assert_clean (const char *path);
+/* ... finds no corruption (leaks allowed: an interrupted header rewrite
+ * may leave some, spec 7a). */
+void lt_assert_no_corruption (const char *path);
 /* A and B are equal; the message names WHAT and the first difference. */
 void lt_assert_same (const uint8_t *a, const uint8_t *b, uint64_t len,
                      const char *what);

@@ -168,7 +168,8 @@ c_ftruncate (void *o, int fd, off_t len)
 }
 
 static const struct addcow_io cache_io = {
-  NULL, c_pread, c_pwrite, c_sync, c_sync, c_ftruncate, NULL, NULL,
+  .version = ADDCOW_IO_VERSION, .pread = c_pread, .pwrite = c_pwrite,
+  .fdatasync = c_sync, .fsync = c_sync, .ftruncate = c_ftruncate,
 };
 
 static void
@@ -523,7 +524,8 @@ failing_pread (void *o, int fd, void *buf, size_t count, off_t off)
 START_TEST (test_failed_sync_and_reload)
 {
   static const struct addcow_io io = {
-    NULL, failing_pread, c_pwrite, c_sync, c_sync, c_ftruncate, NULL, NULL,
+    .version = ADDCOW_IO_VERSION, .pread = failing_pread, .pwrite = c_pwrite,
+    .fdatasync = c_sync, .fsync = c_sync, .ftruncate = c_ftruncate,
   };
   struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *img;
