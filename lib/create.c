@@ -20,7 +20,8 @@
  * directory is synced: a crash leaves either no image or a whole one.  A
  * new image file is created first (removed again if anything fails); one
  * that --force re-creates is written under a temporary name and renamed
- * over the old one just before the add-cow file.
+ * over the old one just before the add-cow file, after the old add-cow
+ * file is removed (see install).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -479,7 +480,10 @@ write_metadata (int fd, const struct header *h, struct plan *pl)
   return r;
 }
 
-/* Rename the files into place, then make the names durable. */
+/* Rename the files into place, then make the names durable.  A new
+ * image file replaces the old one only once the old add-cow file is gone
+ * for good: the old header never meets the new image file (a crash leaves
+ * the old image, no image, or the new one). */
 static int
 install (const struct addcow_create_opts *opts, struct plan *pl,
          const char *tmp)
@@ -487,6 +491,10 @@ install (const struct addcow_create_opts *opts, struct plan *pl,
   int r = 0;
 
   if (pl->tmp_image) {
+    if (pl->old_meta.fd >= 0
+        && ((unlink (pl->path) < 0 && errno != ENOENT)
+            || (r = io_sync_dir (&pl->io, pl->path)) < 0))
+      return r < 0 ? r : -errno;
     if ((r = io_rename (&pl->io, pl->tmp_image, pl->image_path, true)) < 0)
       return r;
     free (pl->tmp_image);
