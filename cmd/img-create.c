@@ -5,9 +5,10 @@
  * SIZE) into struct addcow_create_opts; addcow_create does the work
  * atomically.  On success the "Formatting ..." line is printed from the
  * image as created (so it shows the probed backing format and the size
- * taken from an existing image file or the backing file):
- *   Formatting 'F', fmt=add-cow size=N [backing_file=B backing_fmt=FMT]
- *       image_file=I image_fmt=raw cluster_size=C preallocation=P
+ * taken from an existing image file or the backing file), its keys in the
+ * order qemu-img prints them for qcow2 (image_file where it has data_file):
+ *   Formatting 'F', fmt=add-cow cluster_size=C preallocation=P size=N
+ *       [backing_file=B backing_fmt=FMT] image_file=I image_fmt=raw
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -57,8 +58,10 @@ static void create_help (void)
           "[-u] [-o OPTIONS]\n"
           "                         [--force] FILE [SIZE]\n"
           "\n"
-          "Create the add-cow image FILE, and its raw image file if that does\n"
-          "not exist (an existing one keeps its contents and size).\n"
+          "Create the add-cow image FILE and its raw image file (FILE minus\n"
+          ".add-cow, plus .raw).  An existing image file is used only when\n"
+          "named with -o image_file= (it keeps its contents and size);\n"
+          "--force re-creates the default one.\n"
           "\n"
           "Options:\n"
           "  -q                 print nothing but errors\n"
@@ -200,8 +203,10 @@ static int apply_option (const char *file, const char *key, const char *value,
     return option_cluster_size (file, value, &opts->cluster_size);
   else if (strcmp (key, "preallocation") == 0)
     return option_prealloc (file, value, &opts->prealloc);
-  else if (strcmp (key, "size") == 0)
+  else if (strcmp (key, "size") == 0) {
+    opts->size_set = true;
     return option_size (file, key, value, &opts->size);
+  }
   else {
     error_msg ("%s: Invalid parameter '%s'", file, key);
     return -1;
@@ -268,14 +273,15 @@ static void print_formatting (const struct addcow *img, const char *filename,
 {
   const char *backing = addcow_get_backing_name (img);
 
-  printf ("Formatting '%s', fmt=add-cow size=%llu", filename,
+  printf ("Formatting '%s', fmt=add-cow cluster_size=%u preallocation=%s "
+          "size=%llu", filename, (unsigned) addcow_get_cluster_size (img),
+          prealloc_names[prealloc],
           (unsigned long long) addcow_get_virtual_size (img));
   if (backing)
     printf (" backing_file=%s backing_fmt=%s", backing,
             addcow_get_backing_format (img));
-  printf (" image_file=%s image_fmt=%s cluster_size=%u preallocation=%s\n",
-          addcow_get_image_name (img), addcow_get_image_format (img),
-          (unsigned) addcow_get_cluster_size (img), prealloc_names[prealloc]);
+  printf (" image_file=%s image_fmt=%s\n", addcow_get_image_name (img),
+          addcow_get_image_format (img));
 }
 
 /* Fill OPTS from the command line; -1 on error (reported). */
@@ -298,8 +304,15 @@ static int build_opts (struct create_args *a, struct addcow_create_opts *opts)
                "is not opened (-u)", a->filename);
     return -1;
   }
+  if (a->size && opts->size_set) {
+    error_msg ("%s: The image size must be specified only once",
+               a->filename);
+    return -1;
+  }
   if (a->size && parse_size_arg ("image size", a->size, &opts->size) < 0)
     return -1;
+  if (a->size)
+    opts->size_set = true;
   if (!round_up_512 (&opts->size)) {
     error_msg ("%s: image size too large", a->filename);
     return -1;

@@ -87,23 +87,3 @@ file_same (const struct acfile *a, const struct acfile *b)
 {
   return a->fd >= 0 && b->fd >= 0 && a->dev == b->dev && a->ino == b->ino;
 }
-
-int
-file_sync_dir (const char *path)
-{
-  char *dir = strdup (path), *slash;
-  int fd, r = 0;
-
-  if (!dir)
-    return -ENOMEM;
-  slash = strrchr (dir, '/');
-  if (slash)
-    slash[slash == dir ? 1 : 0] = 0;
-  fd = open (slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync (fd) < 0)
-    r = -errno;
-  if (fd >= 0)
-    close (fd);
-  free (dir);
-  return r;
-}

@@ -58,6 +58,14 @@ int io_copy_bounce (const struct addcow_io *io, int fd_in, uint64_t in_off,
 int io_datasync (const struct addcow_io *io, int fd);
 int io_sync (const struct addcow_io *io, int fd);
 int io_truncate (const struct addcow_io *io, int fd, uint64_t length);
+/* Rename FROM to TO; without REPLACE never over an existing TO (-EEXIST). */
+int io_rename (const struct addcow_io *io, const char *from, const char *to,
+               bool replace);
+/* Sync the directory holding PATH, so that a new name in it is durable. */
+int io_sync_dir (const struct addcow_io *io, const char *path);
+/* lseek through the table (-1 and errno on failure, as lseek). */
+off_t io_lseek (const struct addcow_io *io, int fd, off_t offset,
+                int whence);
 
 /* ---- file.c: opening the files around an image ------------------------ */
 
@@ -91,8 +99,6 @@ int file_open (struct acfile *f, const char *path, bool writable,
                const char *owner, const char *what);
 void file_close (struct acfile *f);
 bool file_same (const struct acfile *a, const struct acfile *b);
-/* fsync the directory holding PATH, so a rename into it is durable. */
-int file_sync_dir (const char *path);
 
 /* lock.c: qemu-compatible OFD locks (bytes 100+perm, 200+perm). */
 int file_lock (struct acfile *f, bool writer, const char *owner);
@@ -101,6 +107,10 @@ int file_lock (struct acfile *f, bool writer, const char *owner);
 
 /* NAME resolved against the directory of BASE_FILE (malloc'd, or NULL). */
 char *path_resolve (const char *base_file, const char *name);
+/* Do A and B name the same file: the same device and inode when both
+ * exist, else the same path once their directories are resolved (so a
+ * file create is about to make compares right)? */
+bool path_same_file (const char *a, const char *b);
 
 /* ---- problems.c: collecting or refusing what is wrong with an image ---- */
 
@@ -274,6 +284,13 @@ int image_open_layer (const char *path, unsigned depth,
 int image_open_writing (const char *path, const struct addcow_open_opts *opts,
                         unsigned write_depth, struct addcow **imgp);
 
+/* create.c: 0 if an image over BACKING (the top layer of an open chain,
+ * GIVEN as the user named it) stays within ADDCOW_MAX_CHAIN_DEPTH layers,
+ * counting the new top; else -ELOOP, the message naming FILE and GIVEN.
+ * For create -b and rebase -b. */
+int chain_depth_check (const char *file, const struct layer *backing,
+                       const char *given);
+
 /* backing.c: open the backing chain of IMG (img->self.backing). */
 int backing_open (struct addcow *img, struct chain_seen *seen);
 /* 0 if FMT is a backing format this library reads, else -ENOTSUP with
@@ -432,13 +449,14 @@ void progress_start (struct progress *p, addcow_progress_fn fn, void *opaque,
  * callback asks to stop. */
 int progress_add (struct progress *p, uint64_t n, const char *file);
 
-/* rewrite.c: replace the add-cow file of IMG (open for writing, its bitmap
- * in memory already on disk) by a new one with the backing name BACKING_NAME
- * (NULL: none) of format BACKING_FMT, compat features | SET_COMPAT, and the
- * same bitmap: written beside it, synced, locked, renamed over it, directory
- * synced.  IMG then uses the new file. */
-/* Would a header naming BACKING_NAME (NULL: none) fit?  0 or -errno with
- * the message set; checked before a rebase copies anything. */
+/* rewrite.c: rewrite the header of IMG (open for writing, its bitmap in
+ * memory already on disk) in place (spec 7a), crash-safe: the backing name
+ * BACKING_NAME (NULL: none) of format BACKING_FMT, compat features |
+ * SET_COMPAT; the image name, header size and bitmap stay.  IMG then
+ * describes the new header. */
+/* Would a header naming BACKING_NAME (NULL: none) fit beside the current
+ * names?  0 or -errno with the message set; checked before a rebase
+ * copies anything. */
 int image_header_fits (const struct addcow *img, const char *backing_name,
                        const char *backing_fmt);
 int image_rewrite_header (struct addcow *img, const char *backing_name,

@@ -3,14 +3,16 @@
  * or punches the library's files.
  *
  * Everything goes through a struct addcow_io table so that tests can inject
- * errors and cut a run off after any operation (a simulated crash).  The
- * helpers here add what the system calls lack: full transfers, EINTR
- * retries, zeros past end of file, and fallbacks for hole punching and
- * in-kernel copies.
+ * errors and cut a run off after any operation (a simulated crash):
+ * contents, renames and directory syncs alike.  The helpers here add what
+ * the system calls lack: full transfers, EINTR retries, zeros past end of
+ * file, and fallbacks for hole punching, in-kernel copies and renames
+ * that must not replace.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,25 +75,61 @@ sys_copy_range (void *opaque, int fd_in, off_t off_in, int fd_out,
   return copy_file_range (fd_in, &in, fd_out, &out, count, 0);
 }
 
+static int
+sys_rename (void *opaque, const char *from, const char *to, unsigned flags)
+{
+  (void) opaque;
+  return renameat2 (AT_FDCWD, from, AT_FDCWD, to, flags);
+}
+
+static int
+sys_sync_dir (void *opaque, const char *dir)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r, e;
+
+  (void) opaque;
+  if (fd < 0)
+    return -1;
+  r = fsync (fd);
+  e = errno;
+  close (fd);
+  errno = e;
+  return r;
+}
+
+static off_t
+sys_lseek (void *opaque, int fd, off_t offset, int whence)
+{
+  (void) opaque;
+  return lseek (fd, offset, whence);
+}
+
 static const struct addcow_io sys = {
-  NULL, sys_pread, sys_pwrite, sys_fdatasync, sys_fsync, sys_ftruncate,
-  sys_punch_hole, sys_copy_range,
+  ADDCOW_IO_VERSION, NULL, sys_pread, sys_pwrite, sys_fdatasync, sys_fsync,
+  sys_ftruncate, sys_punch_hole, sys_copy_range, sys_rename, sys_sync_dir,
+  sys_lseek,
 };
 
 void
 io_init (struct addcow_io *io, const struct addcow_io *user)
 {
-  *io = user ? *user : sys;
-  if (!io->pread) io->pread = sys.pread;
-  if (!io->pwrite) io->pwrite = sys.pwrite;
-  if (!io->fdatasync) io->fdatasync = sys.fdatasync;
-  if (!io->fsync) io->fsync = sys.fsync;
-  if (!io->ftruncate) io->ftruncate = sys.ftruncate;
-  /* punch_hole and copy_range stay NULL if the user's table says so:
-   * a fault-injecting table must see every write. */
-  if (!user) {
-    io->punch_hole = sys.punch_hole;
-    io->copy_range = sys.copy_range;
+  *io = sys;
+  if (user) {
+    /* The members of version 0/1; a later version's extra members are
+     * not known here and are not read. */
+    io->opaque = user->opaque;
+    io->pread = user->pread ? user->pread : sys.pread;
+    io->pwrite = user->pwrite ? user->pwrite : sys.pwrite;
+    io->fdatasync = user->fdatasync ? user->fdatasync : sys.fdatasync;
+    io->fsync = user->fsync ? user->fsync : sys.fsync;
+    io->ftruncate = user->ftruncate ? user->ftruncate : sys.ftruncate;
+    /* punch_hole and copy_range stay NULL if the user's table says so:
+     * a fault-injecting table must see every write. */
+    io->punch_hole = user->punch_hole;
+    io->copy_range = user->copy_range;
+    io->rename = user->rename ? user->rename : sys.rename;
+    io->sync_dir = user->sync_dir ? user->sync_dir : sys.sync_dir;
+    io->lseek = user->lseek ? user->lseek : sys.lseek;
   }
 }
 
@@ -101,7 +139,9 @@ io_is_system (const struct addcow_io *io)
   return io->opaque == sys.opaque && io->pread == sys.pread
     && io->pwrite == sys.pwrite && io->fdatasync == sys.fdatasync
     && io->fsync == sys.fsync && io->ftruncate == sys.ftruncate
-    && io->punch_hole == sys.punch_hole && io->copy_range == sys.copy_range;
+    && io->punch_hole == sys.punch_hole && io->copy_range == sys.copy_range
+    && io->rename == sys.rename && io->sync_dir == sys.sync_dir
+    && io->lseek == sys.lseek;
 }
 
 int
@@ -245,4 +285,44 @@ int
 io_truncate (const struct addcow_io *io, int fd, uint64_t length)
 {
   return io->ftruncate (io->opaque, fd, (off_t) length) == 0 ? 0 : -errno;
+}
+
+int
+io_rename (const struct addcow_io *io, const char *from, const char *to,
+           bool replace)
+{
+  if (replace)
+    return io->rename (io->opaque, from, to, 0) == 0 ? 0 : -errno;
+  if (io->rename (io->opaque, from, to, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS)
+    return -errno;
+  /* A file system without RENAME_NOREPLACE: link fails on an existing
+   * name, and the second name goes away after. */
+  if (link (from, to) < 0)
+    return -errno;
+  unlink (from);
+  return 0;
+}
+
+int
+io_sync_dir (const struct addcow_io *io, const char *path)
+{
+  char *dir = strdup (path), *slash;
+  int r;
+
+  if (!dir)
+    return -ENOMEM;
+  slash = strrchr (dir, '/');
+  if (slash)
+    slash[slash == dir ? 1 : 0] = 0;
+  r = io->sync_dir (io->opaque, slash ? dir : ".") == 0 ? 0 : -errno;
+  free (dir);
+  return r;
+}
+
+off_t
+io_lseek (const struct addcow_io *io, int fd, off_t offset, int whence)
+{
+  return io->lseek (io->opaque, fd, offset, whence);
 }

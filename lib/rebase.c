@@ -110,9 +110,12 @@ open_new_backing (struct rebase *rb)
   if ((r = chain_seen_add (&seen, &rb->top->meta, rb->path)) < 0
       || (r = chain_seen_add (&seen, &rb->top->image, rb->path)) < 0)
     return r;
-  /* As the backing file of the top: depth 1. */
-  if ((r = layer_open_format (rb->new_fmt, rb->new_path, 1, &ctx,
-                              &rb->new_layer)) < 0)
+  /* As a chain of its own (depth 0), so that one too deep for the top
+   * is refused by name, as create -b refuses it. */
+  if ((r = layer_open_format (rb->new_fmt, rb->new_path, 0, &ctx,
+                              &rb->new_layer)) < 0
+      || (r = chain_depth_check (rb->path, rb->new_layer,
+                                 rb->opts->backing_name)) < 0)
     return r;
   rb->new_size = rb->new_layer->size;
   return 0;
@@ -370,8 +373,9 @@ rebase_flatten (struct rebase *rb)
   if ((r = open_top (rb, 0)) < 0)
     return r;
   top = rb->top;
-  if (top->all_allocated && !top->hdr.backing_name)
-    return 0;                   /* nothing to copy, nothing to drop */
+  if (top->all_allocated && !top->hdr.backing_name
+      && !top->hdr.padding_dirty)
+    return 0;                   /* nothing to copy, drop or mend */
   if (!top->all_allocated) {
     if (copier_new (&top->io, &rb->copier) < 0)
       return set_error (ENOMEM, "%s: out of memory", rb->path);

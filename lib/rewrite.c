@@ -1,111 +1,189 @@
 /*
- * rewrite.c - replacing an image's add-cow file atomically (rebase).
+ * rewrite.c - changing the header of an open image in place (rebase,
+ * flatten): the backing name, its format and the compat bits.
  *
- * The names in the header change length, so the header cannot be patched
- * in place without a moment where it is half old, half new.  Instead a
- * complete new add-cow file is written beside the old one (FILE.rewrite, in
- * the same directory, so that rename is atomic): the new header laid out as
- * create lays it out (header_size max(4096, cluster size), the backing name
- * at 76, the image name right after), then the same bitmap, zero-padded to
- * a whole cluster.  It is synced, write-locked, renamed over the old file,
- * and the directory is synced.  A crash leaves the old file or the new one,
- * each complete (and at worst a stale FILE.rewrite, which the next rewrite
- * replaces).
+ * The header is rewritten in the same file (spec 7a), so the add-cow file
+ * keeps its inode, owner, mode, ACLs, xattrs and hard links, and no write
+ * permission on its directory is needed.  Only a write within one 512-byte
+ * sector is assumed atomic; larger ones may tear.  The names are found
+ * through the offset fields of the fixed 76-byte header, so:
  *
- * Locking: the new file holds the write lock before the rename, and the
- * old one keeps its lock until the new one is in place, so no other
- * process can open the image for writing in between.  The file's mode (and
- * owner, where allowed) is carried over.
+ *   1. the new backing name goes into bytes of the name area that no
+ *      current name covers; sync;
+ *   2. the fixed 76 bytes (offsets, sizes, formats, compat bits) are
+ *      written in one write, inside sector 0; sync;
+ *   3. the name area outside the new names is zeroed: the old backing
+ *      name, and leaks an earlier crashed rewrite left; sync.
+ *
+ * A crash before step 2 reaches the disk leaves the old header, after it
+ * the new one; either way the only damage is non-zero bytes outside every
+ * name, a leak that check reports and check -r leaks clears.  The image
+ * name never moves; a backing name that does not change keeps its place.
+ * The header size, and so the bitmap's place, never changes: where the new
+ * name does not fit beside the current ones the rewrite is refused before
+ * anything is written.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "checked.h"
 #include "internal.h"
 
-/* Header, bitmap (from memory, or from the old file when it was not loaded
- * because of ALL_ALLOCATED), padding; then fsync. */
-static int
-write_new_file (struct addcow *img, const struct header *h, int fd)
-{
-  uint64_t nbytes = div_round_up (img->nb_clusters, 8);
-  uint64_t padded = div_round_up (nbytes, img->cluster_size)
-                    * img->cluster_size;
-  uint8_t *buf = malloc (h->header_size);
-  int r;
+/* A range of bytes of the name area. */
+struct span {
+  uint32_t off, len;
+};
 
-  if (!buf)
-    return -ENOMEM;
-  header_encode (h, buf);
-  r = io_write (&img->io, fd, buf, h->header_size, 0);
-  free (buf);
-  if (r == 0 && img->bm.bytes) {
-    bitmap_clear_stray_bits (&img->bm);
-    r = io_write (&img->io, fd, img->bm.bytes, (size_t) img->bm.nbytes,
-                  h->header_size);
-  }
-  else if (r == 0)
-    r = io_copy_bounce (&img->io, img->meta.fd, img->hdr.header_size, fd,
-                    h->header_size, nbytes);
-  if (r == 0)
-    r = io_truncate (&img->io, fd, h->header_size + padded);
-  if (r == 0)
-    r = io_sync (&img->io, fd);
-  return r;
+static bool
+spans_overlap (uint32_t off, uint32_t len, const struct span *s)
+{
+  return s->len && off < s->off + s->len && s->off < off + len;
 }
 
-/* Create TMP afresh (a stale one from a crash is replaced), with the old
- * file's mode and owner, and take the write lock on it. */
-static int
-create_tmp (struct addcow *img, const char *tmp, struct acfile *nf)
+/* The first offset >= 76 where LEN bytes fit below HEADER_SIZE without
+ * touching any of the N spans AVOID; 0 if there is none. */
+static uint32_t
+find_room (uint32_t header_size, const struct span *avoid, size_t n,
+           uint32_t len)
 {
-  struct stat st;
-  int r;
+  uint32_t off = ADDCOW_FIXED_HEADER_SIZE;
+  size_t i;
 
-  if (fstat (img->meta.fd, &st) < 0)
-    return set_error_errno (errno, "%s: could not stat", img->filename);
-  if (unlink (tmp) < 0 && errno != ENOENT)
-    return set_error_errno (errno, "%s: could not remove stale '%s'",
-                            img->filename, tmp);
-  nf->fd = open (tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                 0600);
-  if (nf->fd < 0)
-    return set_error_errno (errno, "%s: could not create '%s' to rewrite "
-                            "the header", img->filename, tmp);
-  if (fchown (nf->fd, st.st_uid, st.st_gid) < 0) {
-    /* Not allowed to give the file away: it stays ours. */
-  }
-  if (fchmod (nf->fd, st.st_mode & 07777) < 0)
-    return set_error_errno (errno, "%s: could not set the mode of '%s'",
-                            img->filename, tmp);
-  nf->path = strdup (img->filename);
-  if (!nf->path)
+  for (i = 0; i < n; i++)
+    if (spans_overlap (off, len, &avoid[i])) {
+      off = avoid[i].off + avoid[i].len;  /* past it, and look again */
+      i = (size_t) -1;
+    }
+  return (uint64_t) off + len <= header_size ? off : 0;
+}
+
+/* The header IMG gets: its own with the backing name BACKING_NAME (NULL:
+ * none) of format BACKING_FMT and compat | SET_COMPAT.  H is zeroed
+ * first and must be freed (header_free) in every case. */
+static int
+plan_header (const struct addcow *img, const char *backing_name,
+             const char *backing_fmt, uint64_t set_compat, struct header *h)
+{
+  const struct header *old = &img->hdr;
+  struct span avoid[2] = {
+    { old->image_name_offset, old->image_name_size },
+    { old->backing_name_offset, old->backing_name_size },
+  };
+  size_t len = backing_name ? strlen (backing_name) : 0;
+
+  memset (h, 0, sizeof *h);
+  h->cluster_bits = old->cluster_bits;
+  h->features = old->features;
+  h->compat_features = old->compat_features | set_compat;
+  h->header_size = old->header_size;
+  h->padding_dirty = old->padding_dirty;
+  memcpy (h->image_fmt, old->image_fmt, ADDCOW_FMT_FIELD_SIZE);
+  h->image_name_offset = old->image_name_offset;
+  h->image_name_size = old->image_name_size;
+  h->image_name = strdup (old->image_name);
+  if (!h->image_name)
     return set_error (ENOMEM, "%s: out of memory", img->filename);
-  if ((r = file_lock (nf, true, img->filename)) < 0)
-    return r;
+  if (!backing_name)
+    return 0;
+  if (!backing_fmt || strlen (backing_fmt) >= ADDCOW_FMT_FIELD_SIZE)
+    return set_error (EINVAL, "%s: bad backing format", img->filename);
+  strcpy (h->backing_fmt, backing_fmt);
+  h->backing_name = strdup (backing_name);
+  if (!h->backing_name)
+    return set_error (ENOMEM, "%s: out of memory", img->filename);
+  h->backing_name_size = (uint32_t) len;
+  if (old->backing_name && strcmp (old->backing_name, backing_name) == 0)
+    h->backing_name_offset = old->backing_name_offset;  /* stays put */
+  else if (len == 0 || len >= old->header_size
+           || !(h->backing_name_offset = find_room (old->header_size, avoid,
+                                                    2, (uint32_t) len)))
+    return set_error (ENAMETOOLONG, "%s: the new backing name (%zu bytes) "
+                      "does not fit beside the current names in the "
+                      "%u-byte header", img->filename, len,
+                      old->header_size);
   return 0;
 }
 
-/* The handle now uses the new file and header. */
-static void
-adopt (struct addcow *img, struct acfile *nf, struct header *h)
+int
+image_header_fits (const struct addcow *img, const char *backing_name,
+                   const char *backing_fmt)
 {
-  struct stat st;
+  struct header h;
+  int r = plan_header (img, backing_name, backing_fmt, 0, &h);
 
-  if (fstat (nf->fd, &st) == 0) {
-    nf->size = (uint64_t) st.st_size;
-    nf->dev = st.st_dev;
-    nf->ino = st.st_ino;
+  header_free (&h);
+  return r;
+}
+
+/* Write COUNT bytes at OFFSET of the add-cow file and sync it. */
+static int
+write_synced (struct addcow *img, const void *buf, size_t count,
+              uint64_t offset)
+{
+  int r = io_write (&img->io, img->meta.fd, buf, count, offset);
+
+  return r < 0 ? r : io_sync (&img->io, img->meta.fd);
+}
+
+/* Step 3: zero the name area outside the new names (BUF reads as zeros
+ * there): the old name's bytes, and leaks a crashed rewrite left. */
+static int
+zero_gaps (struct addcow *img, const struct header *h, uint8_t *buf)
+{
+  struct span names[2] = {
+    { h->image_name_offset, h->image_name_size },
+    { h->backing_name_offset, h->backing_name_size },
+  };
+  uint32_t off = ADDCOW_FIXED_HEADER_SIZE, end;
+  size_t i;
+  int r;
+
+  if (names[1].len && names[1].off < names[0].off) {
+    struct span t = names[0];
+    names[0] = names[1];
+    names[1] = t;
   }
-  file_close (&img->meta);
-  img->meta = *nf;
-  nf->fd = -1;
-  nf->path = NULL;
+  for (i = 0; i < 3; i++) {           /* before, between, after them */
+    if (i < 2 && !names[i].len)
+      continue;
+    end = i < 2 ? names[i].off : h->header_size;
+    if (end > off
+        && (r = io_write (&img->io, img->meta.fd, buf + off, end - off,
+                          off)) < 0)
+      return r;
+    if (i < 2)
+      off = names[i].off + names[i].len;
+  }
+  return io_sync (&img->io, img->meta.fd);
+}
+
+/* Steps 1-3 of the top comment.  BUF holds the new header encoded. */
+static int
+write_steps (struct addcow *img, const struct header *h, uint8_t *buf)
+{
+  const struct header *old = &img->hdr;
+  bool moved = h->backing_name_size
+               && h->backing_name_offset != old->backing_name_offset;
+  bool dropped = old->backing_name_size
+                 && h->backing_name_offset != old->backing_name_offset;
+  int r;
+
+  if (moved
+      && (r = write_synced (img, buf + h->backing_name_offset,
+                            h->backing_name_size,
+                            h->backing_name_offset)) < 0)
+    return r;
+  if ((r = write_synced (img, buf, ADDCOW_FIXED_HEADER_SIZE, 0)) < 0)
+    return r;
+  if (dropped || old->padding_dirty)
+    return zero_gaps (img, h, buf);
+  return 0;
+}
+
+/* The handle now describes the new header. */
+static int
+adopt (struct addcow *img, struct header *h)
+{
   header_free (&img->hdr);
   img->hdr = *h;
   memset (h, 0, sizeof *h);
@@ -114,41 +192,11 @@ adopt (struct addcow *img, struct acfile *nf, struct header *h)
   if (img->bm.bytes)
     bitmap_clear_dirty (&img->bm);
   free (img->backing_path);
-  img->backing_path = img->hdr.backing_name
-    ? path_resolve (img->filename, img->hdr.backing_name) : NULL;
-}
-
-/* "PATH.rewrite" for the file PATH really is (through symlinks). */
-static char *
-tmp_name (const char *filename, char **dest)
-{
-  char *tmp;
-
-  *dest = realpath (filename, NULL);
-  if (!*dest)
-    *dest = strdup (filename);
-  if (!*dest)
-    return NULL;
-  tmp = malloc (strlen (*dest) + sizeof ".rewrite");
-  if (tmp) {
-    strcpy (tmp, *dest);
-    strcat (tmp, ".rewrite");
-  }
-  return tmp;
-}
-
-int
-image_header_fits (const struct addcow *img, const char *backing_name,
-                   const char *backing_fmt)
-{
-  struct header h;
-  int r = header_init (&h, img->cluster_bits, img->hdr.image_name,
-                       img->hdr.image_fmt, backing_name, backing_fmt);
-
-  header_free (&h);
-  if (r < 0)
-    return set_error (-r, "%s: the names do not fit in a header of %u "
-                      "bytes", img->filename, h.header_size);
+  img->backing_path = NULL;
+  if (img->hdr.backing_name
+      && !(img->backing_path = path_resolve (img->filename,
+                                             img->hdr.backing_name)))
+    return set_error (ENOMEM, "%s: out of memory", img->filename);
   return 0;
 }
 
@@ -156,51 +204,27 @@ int
 image_rewrite_header (struct addcow *img, const char *backing_name,
                       const char *backing_fmt, uint64_t set_compat)
 {
-  struct acfile nf = { .fd = -1 };
   struct header h;
-  char *dest = NULL, *tmp = tmp_name (img->filename, &dest);
-  bool created = false;
+  uint8_t *buf = NULL;
   int r;
 
-  memset (&h, 0, sizeof h);
-  if (!tmp) {
+  if ((r = plan_header (img, backing_name, backing_fmt, set_compat, &h)) < 0)
+    goto out;
+  buf = malloc (h.header_size);
+  if (!buf) {
     r = set_error (ENOMEM, "%s: out of memory", img->filename);
     goto out;
   }
-  r = header_init (&h, img->cluster_bits, img->hdr.image_name,
-                   img->hdr.image_fmt, backing_name, backing_fmt);
-  if (r < 0) {
-    r = set_error (-r, "%s: the names do not fit in a header of %u bytes",
-                   img->filename, h.header_size);
-    goto out;
-  }
-  h.compat_features = img->hdr.compat_features | set_compat;
-  if ((r = create_tmp (img, tmp, &nf)) < 0 && nf.fd < 0)
-    goto out;
-  created = true;
-  if (r < 0)
-    goto out;
-  if ((r = write_new_file (img, &h, nf.fd)) < 0) {
-    r = set_error (-r, "%s: could not write the new header to '%s': %s",
-                   img->filename, tmp, strerror (-r));
-    goto out;
-  }
-  if (rename (tmp, dest) < 0) {
-    r = set_error_errno (errno, "%s: could not rename '%s' over it",
-                         img->filename, tmp);
-    goto out;
-  }
-  created = false;
-  adopt (img, &nf, &h);
-  if ((r = file_sync_dir (dest)) < 0)
-    r = set_error (-r, "%s: could not sync its directory: %s",
+  header_encode (&h, buf);
+  if ((r = write_steps (img, &h, buf)) < 0) {
+    r = set_error (-r, "%s: could not rewrite the header: %s",
                    img->filename, strerror (-r));
+    goto out;
+  }
+  h.padding_dirty = 0;
+  r = adopt (img, &h);
  out:
-  if (created)
-    unlink (tmp);
-  file_close (&nf);
+  free (buf);
   header_free (&h);
-  free (tmp);
-  free (dest);
   return r;
 }

@@ -69,14 +69,22 @@ extern "C" {
 ADDCOW_API const char *addcow_get_error (void);
 
 /* ---------------------------------------------------------------------- */
-/* Injectable I/O.  Every read, write, sync, truncate and hole punch the
- * library does on an open file goes through this table, so that tests can
- * inject failures and simulate crashes.  Each function returns what the
- * matching system call returns (-1 and errno on failure).  NULL means "use
- * the system call"; punch_hole and copy_range may also fail with EOPNOTSUPP
- * and the library then falls back to writing zeros / pread+pwrite.
+/* Injectable I/O.  Every read, write, sync, truncate, hole punch, seek,
+ * rename and directory sync the library does on its files goes through
+ * this table, so that tests can inject failures and simulate crashes.
+ * Each function returns what the matching system call returns (-1 and
+ * errno on failure).  NULL means "use the system call"; punch_hole and
+ * copy_range may also fail with EOPNOTSUPP and the library then falls back
+ * to writing zeros / pread+pwrite.
+ *
+ * The table grows by members added at its end; VERSION says which members
+ * the caller knows.  Start a table with ADDCOW_IO_INIT (or zero it: 0 is
+ * read as version 1, the first versioned table), then set the members you
+ * need by name.  A library reads only the members of the version it was
+ * given, so a table written for an older header keeps working.
  */
 struct addcow_io {
+  unsigned version;             /* ADDCOW_IO_VERSION, or 0 (= 1) */
   void *opaque;
   ssize_t (*pread) (void *opaque, int fd, void *buf, size_t count,
                     off_t offset);
@@ -88,7 +96,20 @@ struct addcow_io {
   int (*punch_hole) (void *opaque, int fd, off_t offset, off_t length);
   ssize_t (*copy_range) (void *opaque, int fd_in, off_t off_in,
                          int fd_out, off_t off_out, size_t count);
+  /* Version 1 from here on. */
+  /* renameat2 (AT_FDCWD, from, AT_FDCWD, to, flags); FLAGS is 0 or
+   * RENAME_NOREPLACE (the library falls back to link+unlink where the
+   * file system lacks it, on EINVAL). */
+  int (*rename) (void *opaque, const char *from, const char *to,
+                 unsigned flags);
+  /* Make the entries of directory DIR durable (open it, fsync). */
+  int (*sync_dir) (void *opaque, const char *dir);
+  /* lseek (fd, offset, whence); the library asks SEEK_DATA, SEEK_HOLE
+   * and SEEK_END. */
+  off_t (*lseek) (void *opaque, int fd, off_t offset, int whence);
 };
+#define ADDCOW_IO_VERSION 1
+#define ADDCOW_IO_INIT { .version = ADDCOW_IO_VERSION }
 
 /* ---------------------------------------------------------------------- */
 /* Opening and closing. */
@@ -283,20 +304,27 @@ struct addcow_create_opts {
   const char *image_format;     /* NULL or "raw" */
   const char *backing_name;     /* stored backing name, or NULL */
   const char *backing_format;   /* "raw" or "add-cow"; NULL: probe once */
-  uint64_t size;                /* 0: existing image file's size, else the
-                                 * backing file's size */
+  uint64_t size;                /* 0 (and not size_set): the existing
+                                 * image file's size, else the backing
+                                 * file's size */
   uint32_t cluster_size;        /* 0: 64 KiB */
   enum addcow_prealloc prealloc; /* for a new image file */
   bool overwrite;               /* replace an existing add-cow file */
   bool no_backing_open;         /* do not open the backing file (-u): needs
                                  * backing_format and size */
+  const struct addcow_io *io;   /* NULL: plain system calls */
+  bool size_set;                /* size is meant even when it is 0 */
 };
 #define ADDCOW_CREATE_OPTS_VERSION 1
 #define ADDCOW_CREATE_OPTS_INIT { .version = ADDCOW_CREATE_OPTS_VERSION }
 
 /* Create the add-cow file PATH atomically (temporary file + rename), and the
- * image file if it does not exist.  An existing image file keeps its size
- * (opts->size must then be 0 or equal to it). */
+ * image file if it does not exist.  An existing image file is used only
+ * when image_name names it, and keeps its size (opts->size must then be
+ * unset or equal to it); the default one (<name>.raw) is refused, or with
+ * overwrite re-created.  With overwrite, the add-cow file replaced and its
+ * image file are write-locked first (-EBUSY when another process uses
+ * them), as is an image file adopted. */
 ADDCOW_API int addcow_create (const char *path, const struct addcow_create_opts *opts);
 
 /* ---------------------------------------------------------------------- */

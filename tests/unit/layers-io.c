@@ -18,6 +18,8 @@ enum pend_kind { PEND_WRITE, PEND_ZERO, PEND_TRUNC };
 struct tio_pend {
   dev_t dev;
   ino_t ino;
+  int fd;                       /* as given, and the path it had then */
+  char *path;
   enum pend_kind kind;
   uint64_t off, len;            /* PEND_TRUNC: off is the new size */
   uint8_t *data;
@@ -63,6 +65,21 @@ injected (long n, long at, bool once)
   return at > 0 && (once ? n == at : n >= at);
 }
 
+/* The path FD was opened by (or renamed to), from /proc. */
+static char *
+fd_path (int fd)
+{
+  char link[64], buf[4096];
+  ssize_t n;
+
+  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  n = readlink (link, buf, sizeof buf - 1);
+  if (n < 0)
+    return NULL;
+  buf[n] = 0;
+  return strdup (buf);
+}
+
 static int
 add_pend (struct tio *t, int fd, enum pend_kind kind, const void *buf,
           uint64_t off, uint64_t len)
@@ -81,6 +98,8 @@ add_pend (struct tio *t, int fd, enum pend_kind kind, const void *buf,
   p->off = off;
   p->len = len;
   p->data = NULL;
+  p->fd = fd;
+  p->path = fd_path (fd);
   if (kind == PEND_WRITE) {
     p->data = malloc (len ? len : 1);
     ck_assert (p->data != NULL);
@@ -158,6 +177,7 @@ apply (struct tio *t, int fd)
     if (p->dev == dev && p->ino == ino) {
       apply_one (fd, p);
       free (p->data);
+      free (p->path);
     }
     else
       t->pend[j++] = *p;
@@ -251,6 +271,112 @@ m_punch (void *opaque, int fd, off_t offset, off_t length)
                    (uint64_t) length);
 }
 
+/* ---- renames and the directory ----------------------------------------- */
+
+struct tio_rename {
+  char *from, *to;
+  char *saved;                  /* the file TO named before, kept aside */
+};
+
+static void
+forget_rename (struct tio_rename *r)
+{
+  if (r->saved)
+    unlink (r->saved);
+  free (r->from);
+  free (r->to);
+  free (r->saved);
+}
+
+/* Put things back as they were before the rename (TO may be gone: an
+ * unlink after it is real at once). */
+static void
+undo_rename (struct tio_rename *r)
+{
+  ck_assert_msg (rename (r->to, r->from) == 0 || errno == ENOENT,
+                 "undo rename %s: %s", r->to, strerror (errno));
+  if (r->saved)
+    ck_assert (rename (r->saved, r->to) == 0);
+  free (r->saved);
+  r->saved = NULL;
+  forget_rename (r);
+}
+
+static int
+m_rename (void *opaque, const char *from, const char *to, unsigned flags)
+{
+  struct tio *t = opaque;
+  struct tio_rename *r;
+  char *saved = NULL;
+
+  if (t->crashed || !count_op (t))
+    return fail_with (EIO);
+  if (!t->writeback)
+    return renameat2 (AT_FDCWD, from, AT_FDCWD, to, flags);
+  if (!(flags & RENAME_NOREPLACE) && access (to, F_OK) == 0) {
+    ck_assert (asprintf (&saved, "%s.tio-saved", to) > 0);
+    ck_assert (link (to, saved) == 0);
+  }
+  if (renameat2 (AT_FDCWD, from, AT_FDCWD, to, flags) < 0) {
+    int e = errno;
+    if (saved)
+      unlink (saved);
+    free (saved);
+    return fail_with (e);
+  }
+  t->renames = realloc (t->renames, (t->nrenames + 1) * sizeof *t->renames);
+  ck_assert (t->renames != NULL);
+  r = &t->renames[t->nrenames++];
+  r->from = strdup (from);
+  r->to = strdup (to);
+  r->saved = saved;
+  return 0;
+}
+
+static int
+m_sync_dir (void *opaque, const char *dir)
+{
+  struct tio *t = opaque;
+  size_t i;
+
+  (void) dir;                   /* the tests use one directory */
+  if (t->crashed || !count_op (t))
+    return fail_with (EIO);
+  for (i = 0; i < t->nrenames; i++)
+    forget_rename (&t->renames[i]);
+  t->nrenames = 0;
+  return 0;
+}
+
+/* With writes pending, every byte is data (the real file does not know
+ * them yet); else the real answer. */
+static off_t
+m_lseek (void *opaque, int fd, off_t offset, int whence)
+{
+  struct tio *t = opaque;
+  dev_t dev;
+  ino_t ino;
+  size_t i;
+
+  if (t->crashed)
+    return fail_with (EIO);
+  if ((whence == SEEK_DATA || whence == SEEK_HOLE)
+      && identify (fd, &dev, &ino))
+    for (i = 0; i < t->npend; i++)
+      if (t->pend[i].dev == dev && t->pend[i].ino == ino) {
+        off_t end = lseek (fd, 0, SEEK_END);
+        for (i = 0; i < t->npend; i++)
+          if (t->pend[i].dev == dev && t->pend[i].ino == ino
+              && t->pend[i].kind != PEND_TRUNC
+              && (off_t) (t->pend[i].off + t->pend[i].len) > end)
+            end = (off_t) (t->pend[i].off + t->pend[i].len);
+        if (offset >= end)
+          return fail_with (ENXIO);
+        return whence == SEEK_DATA ? offset : end;
+      }
+  return lseek (fd, offset, whence);
+}
+
 void
 tio_init (struct tio *t, bool writeback)
 {
@@ -264,6 +390,10 @@ tio_init (struct tio *t, bool writeback)
   t->io.ftruncate = m_ftruncate;
   t->io.punch_hole = m_punch;
   t->io.copy_range = NULL;      /* every byte copied is a visible write */
+  t->io.rename = m_rename;
+  t->io.sync_dir = m_sync_dir;
+  t->io.lseek = m_lseek;
+  t->io.version = ADDCOW_IO_VERSION;
 }
 
 void
@@ -271,9 +401,82 @@ tio_crash (struct tio *t)
 {
   size_t i;
 
-  for (i = 0; i < t->npend; i++)
+  for (i = 0; i < t->npend; i++) {
     free (t->pend[i].data);
+    free (t->pend[i].path);
+  }
   t->npend = 0;
+  for (i = 0; i < t->nrenames; i++)
+    forget_rename (&t->renames[i]);
+  t->nrenames = 0;
+}
+
+/* An fd on P's file: its own if still open on it, else its path. */
+static int
+pend_fd (const struct tio_pend *p, bool *opened)
+{
+  dev_t dev;
+  ino_t ino;
+  int fd;
+
+  *opened = false;
+  if (identify (p->fd, &dev, &ino) && dev == p->dev && ino == p->ino)
+    return p->fd;
+  if (!p->path || (fd = open (p->path, O_WRONLY | O_CLOEXEC)) < 0)
+    return -1;
+  if (!identify (fd, &dev, &ino) || dev != p->dev || ino != p->ino) {
+    close (fd);
+    return -1;
+  }
+  *opened = true;
+  return fd;
+}
+
+/* Of a pending write, what a disk that tears at sector boundaries keeps:
+ * the whole write inside one sector, else every other sector. */
+static void
+apply_torn (int fd, const struct tio_pend *p, int parity)
+{
+  uint64_t s = p->off, end = p->off + p->len;
+
+  if (p->off / 512 == (end - 1) / 512) {
+    apply_one (fd, p);
+    return;
+  }
+  while (s < end) {
+    uint64_t e = (s / 512 + 1) * 512 < end ? (s / 512 + 1) * 512 : end;
+    if ((int) ((s / 512) % 2) == parity)
+      ck_assert (pwrite (fd, p->data + (s - p->off), e - s, (off_t) s)
+                 == (ssize_t) (e - s));
+    s = e;
+  }
+}
+
+void
+tio_power_cut (struct tio *t)
+{
+  size_t i;
+
+  for (i = t->nrenames; i-- > 0;)
+    if (t->cut == TIO_TEAR_EVEN)
+      forget_rename (&t->renames[i]);
+    else
+      undo_rename (&t->renames[i]);
+  t->nrenames = 0;
+  for (i = 0; t->cut != TIO_DROP && i < t->npend; i++) {
+    const struct tio_pend *p = &t->pend[i];
+    bool opened;
+    int fd = pend_fd (p, &opened);
+    if (fd < 0)
+      continue;
+    if (p->kind == PEND_WRITE && p->len)
+      apply_torn (fd, p, t->cut == TIO_TEAR_EVEN ? 0 : 1);
+    else if (p->kind != PEND_WRITE)
+      apply_one (fd, p);
+    if (opened)
+      close (fd);
+  }
+  tio_crash (t);
 }
 
 void
@@ -283,6 +486,8 @@ tio_free (struct tio *t)
   free (t->pend);
   t->pend = NULL;
   t->cap = 0;
+  free (t->renames);
+  t->renames = NULL;
 }
 
 /* ---- fixtures ---------------------------------------------------------- */
@@ -398,6 +603,20 @@ lt_assert_clean (const char *path)
 }
 
 void
+lt_assert_no_corruption (const char *path)
+{
+  struct addcow_check_opts o = ADDCOW_CHECK_OPTS_INIT;
+  struct addcow_check_result res;
+  int r;
+
+  r = addcow_check (path, &o, &res);
+  ck_assert_msg (r == 0, "check %s: %s", path, addcow_get_error ());
+  ck_assert_msg (res.corruptions == 0 && res.check_errors == 0,
+                 "check %s: %llu corruptions", path,
+                 (unsigned long long) res.corruptions);
+}
+
+void
 lt_assert_same (const uint8_t *a, const uint8_t *b, uint64_t len,
                 const char *what)
 {
@@ -486,8 +705,10 @@ lt_crash_every_op (const struct lt_case *c)
     lt_copy_dir (c->snap, c->dir);
     tio_init (&t, true);
     t.cut_after = k;
+    t.cut = c->cut;
     c->op (c->path, &t.io, c->arg);
-    tio_free (&t);              /* the crash: pending writes are lost */
+    tio_power_cut (&t);
+    tio_free (&t);
     c->verify (c->dir, c->arg, false);
     rerun_and_verify (c);
   }

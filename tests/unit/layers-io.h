@@ -8,10 +8,15 @@
  * (device and inode) until an fdatasync or fsync of that file applies them
  * in order; reads see them.  A "crash" after operation N (a write, punch,
  * truncate or sync) lets N complete, fails every later operation (reads
- * too) with EIO, and drops what is still pending.  What happens outside the
- * table (open, rename, the directory's fsync, lseek) is real at once: a
- * rename is atomic, and in this model happens after the synced writes
- * before it.
+ * too) with EIO; then the power cut (tio_power_cut) decides what of the
+ * pending operations reached the disk: none (TIO_DROP), or, as a disk that
+ * writes one 512-byte sector atomically but may tear anything larger,
+ * every write inside one sector whole and of a larger write every other
+ * sector (TIO_TEAR_EVEN / TIO_TEAR_ODD: which half).
+ * Renames go through the table too: real at once, but durable only at the
+ * next sync_dir; a power cut undoes (DROP, TEAR_ODD) or keeps (TEAR_EVEN)
+ * those not yet synced.  What happens outside the table (open, unlink) is
+ * real at once.
  */
 #ifndef ADDCOW_LAYERS_IO_H
 #define ADDCOW_LAYERS_IO_H
@@ -23,6 +28,9 @@
 #include "testutil.h"
 
 struct tio_pend;
+struct tio_rename;
+
+enum tio_cut { TIO_DROP = 0, TIO_TEAR_EVEN, TIO_TEAR_ODD };
 
 struct tio {
   struct addcow_io io;          /* opaque points back here */
@@ -37,11 +45,16 @@ struct tio {
   long writes, syncs;
   struct tio_pend *pend;
   size_t npend, cap;
+  enum tio_cut cut;             /* what the power cut keeps */
+  struct tio_rename *renames;   /* not yet made durable by sync_dir */
+  size_t nrenames;
 };
 
 void tio_init (struct tio *t, bool writeback);
 /* The crash: forget what is pending. */
 void tio_crash (struct tio *t);
+/* The power cut after a crash: what t->cut says reaches the disk. */
+void tio_power_cut (struct tio *t);
 void tio_free (struct tio *t);
 
 /* ---- fixtures ------------------------------------------------------ */
@@ -55,6 +68,9 @@ uint8_t *lt_disk (const char *path, uint64_t *size);
 uint64_t lt_allocated (const char *path);
 /* addcow_check finds nothing at all. */
 void lt_assert_clean (const char *path);
+/* ... finds no corruption (leaks allowed: an interrupted header rewrite
+ * may leave some, spec 7a). */
+void lt_assert_no_corruption (const char *path);
 /* A and B are equal; the message names WHAT and the first difference. */
 void lt_assert_same (const uint8_t *a, const uint8_t *b, uint64_t len,
                      const char *what);
@@ -81,6 +97,7 @@ struct lt_case {
   lt_op_fn op;
   lt_verify_fn verify;
   void *arg;
+  enum tio_cut cut;             /* the power cut at each cut point */
 };
 
 /* Cut the operation off after every single operation of the cache model;

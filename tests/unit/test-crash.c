@@ -15,15 +15,24 @@
  * flush, or a later one up to the step that crashed; with DROP a crash
  * between flushes must show exactly the last flush), and addcow_check
  * must find nothing wrong.
+ *
+ * The second part runs create and the in-place header rewrite (rebase -u,
+ * flatten) through the cache model of layers-io.c, which also tears
+ * writes larger than a 512-byte sector at a power cut and undoes renames
+ * that no directory sync made durable: after every cut point the image is
+ * the old one, the new one, or (create --force) none, never a broken one;
+ * a cut rewrite leaves at most leaks.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "layers-io.h"
 #include "testutil.h"
 
 #define CS 4096u
@@ -168,7 +177,8 @@ c_ftruncate (void *o, int fd, off_t len)
 }
 
 static const struct addcow_io cache_io = {
-  NULL, c_pread, c_pwrite, c_sync, c_sync, c_ftruncate, NULL, NULL,
+  .version = ADDCOW_IO_VERSION, .pread = c_pread, .pwrite = c_pwrite,
+  .fdatasync = c_sync, .fsync = c_sync, .ftruncate = c_ftruncate,
 };
 
 static void
@@ -523,7 +533,8 @@ failing_pread (void *o, int fd, void *buf, size_t count, off_t off)
 START_TEST (test_failed_sync_and_reload)
 {
   static const struct addcow_io io = {
-    NULL, failing_pread, c_pwrite, c_sync, c_sync, c_ftruncate, NULL, NULL,
+    .version = ADDCOW_IO_VERSION, .pread = failing_pread, .pwrite = c_pwrite,
+    .fdatasync = c_sync, .fsync = c_sync, .ftruncate = c_ftruncate,
   };
   struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
   struct addcow *img;
@@ -558,6 +569,285 @@ START_TEST (test_failed_sync_and_reload)
 }
 END_TEST
 
+/* ---- create and the header rewrite, cut at every operation ----------- */
+
+static struct {
+  char *dir, *snap, *meta, *raw;
+  uint64_t size;                /* the size create asks for */
+  uint64_t old_size;            /* an image create --force replaces; 0 */
+  uint8_t *disk;                /* rewrite: the disk, which must not move */
+} L;
+
+#define L_SIZE (5 * CS + 300)
+
+static void
+l_setup (void)
+{
+  L.dir = tu_mkdtemp ();
+  L.snap = tu_mkdtemp ();
+  L.meta = tu_join (L.dir, "disk.add-cow");
+  L.raw = tu_join (L.dir, "disk.raw");
+  L.size = L_SIZE;
+  L.old_size = 0;
+  L.disk = NULL;
+}
+
+static void
+l_teardown (void)
+{
+  tu_rmtree (L.dir);
+  tu_rmtree (L.snap);
+  free (L.dir); free (L.snap); free (L.meta); free (L.raw); free (L.disk);
+}
+
+/* No file the model keeps aside, and nothing but the image files and our
+ * own temporaries (which a crash may leave) in DIR. */
+static void
+assert_no_strangers (const char *d)
+{
+  ck_assert (!lt_dir_has_suffix (d, ".tio-saved"));
+}
+
+static int
+op_create (const char *path, const struct addcow_io *io, void *arg)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+
+  (void) arg;
+  o.backing_name = "base.raw";
+  o.backing_format = "raw";
+  o.size = L.size;
+  o.cluster_size = CS;
+  o.overwrite = true;
+  o.io = io;
+  return addcow_create (path, &o);
+}
+
+static void
+verify_create (const char *d, void *arg, bool finished)
+{
+  struct addcow *img;
+  uint64_t size = 0;
+  uint8_t *disk, *expect;
+
+  (void) arg;
+  assert_no_strangers (d);
+  if (!finished && access (L.meta, F_OK) != 0)
+    return;                     /* no image at all: allowed */
+  lt_assert_clean (L.meta);
+  img = tu_open (L.meta, false);
+  size = addcow_get_virtual_size (img);
+  ck_assert_str_eq (addcow_get_backing_name (img), "base.raw");
+  addcow_close (img);
+  (void) size;
+  disk = lt_disk (L.meta, &size);
+  if (finished || !L.old_size || size != L.old_size) {
+    ck_assert_uint_eq (size, L.size);          /* the new image */
+    expect = calloc (1, size);
+    ck_assert_ptr_nonnull (expect);
+    tu_fill (expect, 3 * CS, 1, 0);             /* base.raw, then zeros */
+    lt_assert_same (disk, expect, size, "the new disk");
+    free (expect);
+  }
+  else                                          /* the old one, whole */
+    lt_assert_same (disk, L.disk, size, "the old disk");
+  free (disk);
+}
+
+static long
+create_cut_everywhere (enum tio_cut cut)
+{
+  struct lt_case c = { .dir = L.dir, .snap = L.snap, .path = L.meta,
+                       .op = op_create, .verify = verify_create,
+                       .cut = cut };
+
+  return lt_crash_every_op (&c);
+}
+
+static void
+snap_base (void)
+{
+  char *b = tu_join (L.snap, "base.raw");
+
+  tu_make_file (b, 3 * CS, 1);
+  free (b);
+}
+
+/* A new image: nothing, or the whole of it, at every cut point; the
+ * renames and the directory sync are cut points too. */
+START_TEST (test_create_cut_everywhere)
+{
+  long n;
+
+  snap_base ();
+  n = create_cut_everywhere (TIO_DROP);
+  ck_assert_int_ge (n, 6);
+  ck_assert_int_eq (create_cut_everywhere (TIO_TEAR_EVEN), n);
+  ck_assert_int_eq (create_cut_everywhere (TIO_TEAR_ODD), n);
+}
+END_TEST
+
+/* --force over an image whose default-named image file is re-created
+ * with a new size: the old image, no image, or the new one. */
+START_TEST (test_create_force_cut_everywhere)
+{
+  char *m = tu_join (L.snap, "disk.add-cow");
+  long n;
+
+  snap_base ();
+  tu_create (m, "disk.raw", "base.raw", "raw", CS, 2 * CS);
+  L.old_size = 2 * CS;
+  lt_write (m, 7, 100, 2 * CS - 200);
+  L.disk = lt_disk (m, &L.old_size);
+  n = create_cut_everywhere (TIO_DROP);
+  ck_assert_int_ge (n, 8);
+  create_cut_everywhere (TIO_TEAR_EVEN);
+  create_cut_everywhere (TIO_TEAR_ODD);
+  free (m);
+}
+END_TEST
+
+struct rw_arg {
+  const char *name;             /* new backing name; "" flatten */
+  bool unsafe;
+};
+
+static int
+op_rebase (const char *path, const struct addcow_io *io, void *arg)
+{
+  struct addcow_rebase_opts o = ADDCOW_REBASE_OPTS_INIT;
+  struct rw_arg *a = arg;
+
+  o.backing_name = a->name;
+  o.backing_format = a->name[0] ? "raw" : NULL;
+  o.unsafe = a->unsafe;
+  o.io = io;
+  return addcow_rebase (path, &o);
+}
+
+static void
+verify_rewrite (const char *d, void *arg, bool finished)
+{
+  struct rw_arg *a = arg;
+  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+  const char *b;
+  uint64_t size;
+  uint8_t *disk;
+
+  assert_no_strangers (d);
+  if (finished)
+    lt_assert_clean (L.meta);
+  else
+    lt_assert_no_corruption (L.meta);    /* leaks allowed (spec 7a) */
+  oo.flags = ADDCOW_OPEN_NO_BACKING;
+  ck_assert_int_eq (addcow_open (L.meta, &oo, &img), 0);
+  b = addcow_get_backing_name (img);
+  if (finished && a->name[0])
+    ck_assert_str_eq (b, a->name);
+  else if (finished)
+    ck_assert_ptr_null (b);
+  else if (b && strcmp (b, "base.raw") != 0)
+    ck_assert_str_eq (b, a->name);
+  else if (!b)
+    ck_assert_str_eq ("", a->name);
+  addcow_close (img);
+  disk = lt_disk (L.meta, &size);
+  ck_assert_uint_eq (size, L_SIZE);
+  lt_assert_same (disk, L.disk, size, "the disk");
+  free (disk);
+}
+
+/* An image over base.raw with two clusters of its own, and a copy of
+ * base.raw under a longer name (the same disk over either). */
+static void
+snap_overlay (void)
+{
+  char *m = tu_join (L.snap, "disk.add-cow");
+  char *b2 = tu_join (L.snap, "a-longer-backing-name.raw");
+  uint64_t size;
+
+  snap_base ();
+  tu_copy_file (tu_join (L.snap, "base.raw"), b2);
+  tu_create (m, "disk.raw", "base.raw", "raw", CS, L_SIZE);
+  lt_write (m, 7, CS + 10, CS);
+  L.disk = lt_disk (m, &size);
+  free (m);
+  free (b2);
+}
+
+static void
+rewrite_cut_everywhere (struct rw_arg *a, long min)
+{
+  struct lt_case c = { .dir = L.dir, .snap = L.snap, .path = L.meta,
+                       .op = op_rebase, .verify = verify_rewrite, .arg = a };
+  long n;
+
+  c.cut = TIO_DROP;
+  n = lt_crash_every_op (&c);
+  ck_assert_int_ge (n, min);
+  c.cut = TIO_TEAR_EVEN;
+  ck_assert_int_eq (lt_crash_every_op (&c), n);
+  c.cut = TIO_TEAR_ODD;
+  ck_assert_int_eq (lt_crash_every_op (&c), n);
+}
+
+/* rebase -u: new name into free bytes, the fixed header, the old name
+ * zeroed, each synced: 6 cut points, the old or the new header at each. */
+START_TEST (test_rewrite_cut_everywhere)
+{
+  struct rw_arg a = { "a-longer-backing-name.raw", true };
+  char name[700] = "";
+  int i;
+
+  snap_overlay ();
+  rewrite_cut_everywhere (&a, 6);
+  /* A name across the end of sector 0 (a torn write of it would show). */
+  for (i = 0; i < 300; i++)
+    strcat (name, "./");
+  strcat (name, "a-longer-backing-name.raw");
+  a.name = name;
+  rewrite_cut_everywhere (&a, 6);
+}
+END_TEST
+
+START_TEST (test_flatten_cut_everywhere)
+{
+  struct rw_arg a = { "", false };
+
+  snap_overlay ();
+  rewrite_cut_everywhere (&a, 8);
+}
+END_TEST
+
+/* The rewrite keeps the file: same inode, and a hard link sees it. */
+START_TEST (test_rewrite_same_inode)
+{
+  struct rw_arg a = { "a-longer-backing-name.raw", true };
+  char *link_path = tu_join (L.dir, "link.add-cow");
+  struct stat before, after;
+  uint8_t *x, *y;
+  size_t lx, ly;
+
+  snap_overlay ();
+  lt_copy_dir (L.snap, L.dir);
+  ck_assert_int_eq (link (L.meta, link_path), 0);
+  ck_assert_int_eq (stat (L.meta, &before), 0);
+  ck_assert_msg (op_rebase (L.meta, NULL, &a) == 0, "%s",
+                 addcow_get_error ());
+  ck_assert_int_eq (stat (L.meta, &after), 0);
+  ck_assert_uint_eq (after.st_ino, before.st_ino);
+  ck_assert_uint_eq (after.st_nlink, 2);
+  x = tu_read_file (L.meta, &lx);
+  y = tu_read_file (link_path, &ly);
+  ck_assert_uint_eq (lx, ly);
+  ck_assert_mem_eq (x, y, lx);
+  free (x);
+  free (y);
+  free (link_path);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -571,6 +861,16 @@ suite (void)
   tcase_add_test (tc, test_crash_keep);
   tcase_add_test (tc, test_failed_sync_then_flush);
   tcase_add_test (tc, test_failed_sync_and_reload);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("create-rewrite");
+  tcase_add_checked_fixture (tc, l_setup, l_teardown);
+  tcase_set_timeout (tc, 240);
+  tcase_add_test (tc, test_create_cut_everywhere);
+  tcase_add_test (tc, test_create_force_cut_everywhere);
+  tcase_add_test (tc, test_rewrite_cut_everywhere);
+  tcase_add_test (tc, test_flatten_cut_everywhere);
+  tcase_add_test (tc, test_rewrite_same_inode);
   suite_add_tcase (s, tc);
   return s;
 }

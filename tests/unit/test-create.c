@@ -104,6 +104,7 @@ START_TEST (test_empty_backing_name)
                      ADDCOW_COMPAT_ALL_ALLOCATED);
   addcow_close (img);
   ck_assert_int_eq (unlink (meta), 0);
+  ck_assert_int_eq (unlink (image), 0);
   r = create ("", NULL, 8192, false);
   ck_assert_msg (r == 0, "%s", addcow_get_error ());
   img = tu_open (meta, false);
@@ -140,22 +141,96 @@ START_TEST (test_refuses_overwrite)
             "it)", meta);
   tu_assert_error (msg);
   o.overwrite = true;
-  ck_assert_int_eq (addcow_create (meta, &o), 0);  /* keeps the image */
+  o.image_name = "disk.raw";
+  ck_assert_int_eq (addcow_create (meta, &o), 0);  /* named: kept */
   ck_assert_uint_eq (tu_file_size (image), 4096);
+}
+END_TEST
+
+/* A leftover image file of the default name is never taken silently for
+ * the new disk: refused with a message that says what to do; named with
+ * image_name it is adopted; with overwrite it is made anew (new size, no
+ * old data). */
+START_TEST (test_default_image_leftover)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+  struct addcow *img;
+  uint8_t buf[8192], zero[8192] = { 0 };
+  char msg[1024];
+
+  tu_make_file (image, 4096, 9);
+  ck_assert_int_eq (create (NULL, NULL, 8192, false), -EEXIST);
+  snprintf (msg, sizeof msg, "%s: image file '%s' exists already: name it "
+            "with -o image_file=disk.raw to use its contents, or use "
+            "--force to replace it", meta, image);
+  tu_assert_error (msg);
+  ck_assert_uint_eq (count_entries (dir), 1);
+  ck_assert_uint_eq (tu_file_size (image), 4096);
+
+  o.overwrite = true;
+  o.size = 8192;
+  o.cluster_size = 4096;
+  ck_assert_msg (addcow_create (meta, &o) == 0, "%s", addcow_get_error ());
+  ck_assert_uint_eq (tu_file_size (image), 8192);
+  img = tu_open (meta, false);
+  ck_assert_int_eq (addcow_pread (img, buf, sizeof buf, 0), 0);
+  ck_assert_mem_eq (buf, zero, sizeof buf);
+  addcow_close (img);
+  ck_assert_uint_eq (count_entries (dir), 2);   /* no temporary left */
+}
+END_TEST
+
+/* Size 0 is a size (as in qemu-img), not "take it from elsewhere". */
+START_TEST (test_size_zero)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+  struct addcow *img;
+
+  tu_make_file (base, 3 * 4096, 1);
+  o.size_set = true;
+  o.backing_name = "base.raw";
+  ck_assert_msg (addcow_create (meta, &o) == 0, "%s", addcow_get_error ());
+  ck_assert_uint_eq (tu_file_size (image), 0);
+  img = tu_open (meta, false);
+  ck_assert_uint_eq (addcow_get_virtual_size (img), 0);
+  addcow_close (img);
+}
+END_TEST
+
+/* A backing format without a backing file is refused, as by qemu-img. */
+START_TEST (test_format_without_backing)
+{
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
+  char msg[512];
+
+  o.size = 4096;
+  o.backing_format = "raw";
+  ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
+  snprintf (msg, sizeof msg, "%s: Backing format cannot be used without "
+            "backing file", meta);
+  tu_assert_error (msg);
+  ck_assert_uint_eq (count_entries (dir), 0);
 }
 END_TEST
 
 START_TEST (test_existing_image_size)
 {
+  struct addcow_create_opts o = ADDCOW_CREATE_OPTS_INIT;
   char msg[512];
 
   tu_make_file (image, 3 * 4096, 9);
-  ck_assert_int_eq (create (NULL, NULL, 4096, false), -EINVAL);
+  o.image_name = "disk.raw";
+  o.size = 4096;
+  ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
   snprintf (msg, sizeof msg, "%s: image file '%s' is 12288 bytes, not the "
             "4096 asked for", meta, image);
   tu_assert_error (msg);
   ck_assert_uint_eq (count_entries (dir), 1);    /* nothing left behind */
-  ck_assert_int_eq (create (NULL, NULL, 0, false), 0);
+  o.size = 0;
+  o.size_set = true;                            /* 0 is a size too */
+  ck_assert_int_eq (addcow_create (meta, &o), -EINVAL);
+  o.size_set = false;
+  ck_assert_int_eq (addcow_create (meta, &o), 0);
   ck_assert_uint_eq (tu_file_size (image), 3 * 4096);
 }
 END_TEST
@@ -232,7 +307,7 @@ START_TEST (test_overwrite_refuses_own_files)
   o.cluster_size = 4096;
   o.image_name = "disk.raw";
   ck_assert_int_eq (addcow_create (image, &o), -EINVAL);
-  tu_assert_error_has (image, "is the image file", NULL);
+  tu_assert_error_has (image, "it is the image file 'disk.raw'", NULL);
   ck_assert_int_eq (addcow_create (alias, &o), -EINVAL);
   after = tu_read_file (image, &len2);
   ck_assert_uint_eq (len2, len);
@@ -290,6 +365,9 @@ suite (void)
   tcase_add_test (tc, test_backing_header);
   tcase_add_test (tc, test_refuses_overwrite);
   tcase_add_test (tc, test_existing_image_size);
+  tcase_add_test (tc, test_default_image_leftover);
+  tcase_add_test (tc, test_size_zero);
+  tcase_add_test (tc, test_format_without_backing);
   tcase_add_test (tc, test_bad_options);
   tcase_add_test (tc, test_bad_addcow_backing);
   tcase_add_test (tc, test_overwrite_refuses_own_files);

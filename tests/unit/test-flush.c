@@ -88,7 +88,8 @@ l_ftruncate (void *o, int fd, off_t len)
 }
 
 static const struct addcow_io logging_io = {
-  NULL, l_pread, l_pwrite, l_fdatasync, l_fsync, l_ftruncate, NULL, NULL,
+  .version = ADDCOW_IO_VERSION, .pread = l_pread, .pwrite = l_pwrite,
+  .fdatasync = l_fdatasync, .fsync = l_fsync, .ftruncate = l_ftruncate,
 };
 
 static char *dir, *meta, *image, *base;

@@ -210,7 +210,8 @@ differing_clusters (void)
   return n;
 }
 
-/* The header as a writer lays it out. */
+/* The header: the names where their offsets say (a rewrite in place may
+ * move them, spec 7a), every other byte of the name area zero. */
 static void
 assert_header (const char *backing, const char *fmt, uint64_t compat,
                uint32_t header_size)
@@ -218,17 +219,21 @@ assert_header (const char *backing, const char *fmt, uint64_t compat,
   size_t len;
   uint8_t *h = tu_read_file (F.top, &len);
   uint32_t blen = backing ? (uint32_t) strlen (backing) : 0;
+  uint32_t boff = le32_load (h + 4), ioff = le32_load (h + 12), i;
 
   ck_assert_uint_eq (le32_load (h + 40), header_size);
-  ck_assert_uint_eq (le32_load (h + 4), backing ? 76 : 0);
+  ck_assert (backing ? boff >= 76 : boff == 0);
   ck_assert_uint_eq (le32_load (h + 8), blen);
-  ck_assert_uint_eq (le32_load (h + 12), 76 + blen);
+  ck_assert_uint_ge (ioff, 76);
   ck_assert_uint_eq (le32_load (h + 16), strlen ("top.raw"));
   ck_assert_uint_eq (le64_load (h + 32), compat);
   ck_assert_str_eq ((const char *) h + 44, fmt ? fmt : "");
   if (backing)
-    ck_assert (memcmp (h + 76, backing, blen) == 0);
-  ck_assert (memcmp (h + 76 + blen, "top.raw", 7) == 0);
+    ck_assert (memcmp (h + boff, backing, blen) == 0);
+  ck_assert (memcmp (h + ioff, "top.raw", 7) == 0);
+  for (i = 76; i < header_size; i++)
+    if ((i < boff || i >= boff + blen) && (i < ioff || i >= ioff + 7))
+      ck_assert_msg (h[i] == 0, "header byte %u is %#x", i, h[i]);
   ck_assert_uint_eq (len % header_size, 0);
   free (h);
 }
@@ -524,13 +529,15 @@ START_TEST (test_name_too_long_refused_first)
   make_chain ();
   for (i = 0; i < 2004; i++)
     strcat (name, "./");
-  /* 4014 bytes: one more than fits beside "top.raw" (4096 - 76 - 7). */
+  /* 4014 bytes: more than fits beside "a.raw" and "top.raw", which stay
+   * until the new name is in place (4096 - 76 - 5 - 7). */
   strcat (name, "/b.raw");
   ck_assert_uint_eq (strlen (name), 4096 - 76 - 7 + 1);
   ck_assert_msg (strlen (F.dir) + 1 + strlen (name) < PATH_MAX,
                  "scratch directory too deep for this test");
-  ck_assert (asprintf (&msg, "%s: the names do not fit in a header of 4096 "
-                       "bytes", F.top) > 0);
+  ck_assert (asprintf (&msg, "%s: the new backing name (4014 bytes) does "
+                       "not fit beside the current names in the 4096-byte "
+                       "header", F.top) > 0);
   assert_refused (name, "raw", -ENAMETOOLONG, msg, NULL);
   tu_assert_error (msg);
   free (msg);
@@ -642,7 +649,10 @@ static void
 verify (const char *dir, void *arg, bool finished)
 {
   (void) dir; (void) arg;
-  lt_assert_clean (F.top);
+  if (finished)
+    lt_assert_clean (F.top);
+  else                          /* a cut header rewrite may leak (7a) */
+    lt_assert_no_corruption (F.top);
   assert_disk_unchanged ();
   if (!finished)
     return;

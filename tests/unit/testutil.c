@@ -283,7 +283,7 @@ tu_create (const char *path, const char *image_name, const char *backing_name,
 
   o.image_name = image_name;
   o.backing_name = backing_name;
-  o.backing_format = backing_fmt;
+  o.backing_format = backing_name ? backing_fmt : NULL;
   o.cluster_size = cluster_size;
   o.size = size;
   r = addcow_create (path, &o);
