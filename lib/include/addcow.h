@@ -311,6 +311,33 @@ struct addcow_rebase_opts {
 
 ADDCOW_API int addcow_rebase (const char *path, const struct addcow_rebase_opts *opts);
 
+/* ---------------------------------------------------------------------- */
+/* Changing the size of the virtual disk (addcow-img resize, spec 8). */
+
+struct addcow_resize_opts {
+  unsigned version;             /* ADDCOW_RESIZE_OPTS_VERSION */
+  uint64_t size;                /* the new virtual size: a multiple of 512 */
+  bool shrink;                  /* allow a smaller size (deletes the data
+                                 * past the new end) */
+  enum addcow_prealloc prealloc; /* growing only: reserve (FALLOC) or write
+                                  * (FULL) the image file's new bytes */
+  const struct addcow_io *io;
+};
+#define ADDCOW_RESIZE_OPTS_VERSION 1
+#define ADDCOW_RESIZE_OPTS_INIT { .version = ADDCOW_RESIZE_OPTS_VERSION }
+
+/* Open PATH read-write (its locks: an image in use is refused) and give
+ * its disk the size opts->size.  Growing: the new area reads as zeros,
+ * even where the backing file is longer.  Shrinking (only with
+ * opts->shrink): the image file is cut and the bits past the new end are
+ * cleared.  Crash-safe: an interruption leaves the old disk or the new
+ * one, at worst with leaks (addcow_check).  The size is checked against
+ * this implementation's bitmap limit before anything is written.  The
+ * current size is not an error (with preallocation too): it finishes a
+ * shrink that was cut off, and is otherwise a no-op. */
+ADDCOW_API int addcow_resize (const char *path,
+                              const struct addcow_resize_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
