@@ -28,6 +28,7 @@ static const struct command commands[] = {
   { "map", cmd_map, "show which layer provides each part of the disk" },
   { "commit", cmd_commit, "write an image's clusters into its backing file" },
   { "rebase", cmd_rebase, "change the backing file, or flatten the image" },
+  { "resize", cmd_resize, "grow or shrink the virtual disk" },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
