@@ -29,6 +29,7 @@ static const struct command commands[] = {
   { "commit", cmd_commit, "write an image's clusters into its backing file" },
   { "rebase", cmd_rebase, "change the backing file, or flatten the image" },
   { "resize", cmd_resize, "grow or shrink the virtual disk" },
+  { "measure", cmd_measure, "the storage an image or a copy of one needs" },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

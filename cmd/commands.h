@@ -14,5 +14,6 @@ int cmd_map (int argc, char **argv);
 int cmd_commit (int argc, char **argv);
 int cmd_rebase (int argc, char **argv);
 int cmd_resize (int argc, char **argv);
+int cmd_measure (int argc, char **argv);
 
 #endif /* ADDCOW_CMD_COMMANDS_H */
