@@ -30,6 +30,7 @@ static const struct command commands[] = {
   { "rebase", cmd_rebase, "change the backing file, or flatten the image" },
   { "resize", cmd_resize, "grow or shrink the virtual disk" },
   { "measure", cmd_measure, "the storage an image or a copy of one needs" },
+  { "compare", cmd_compare, "tell whether two images hold the same disk" },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -15,5 +15,6 @@ int cmd_commit (int argc, char **argv);
 int cmd_rebase (int argc, char **argv);
 int cmd_resize (int argc, char **argv);
 int cmd_measure (int argc, char **argv);
+int cmd_compare (int argc, char **argv);
 
 #endif /* ADDCOW_CMD_COMMANDS_H */

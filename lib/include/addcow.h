@@ -338,6 +338,47 @@ struct addcow_resize_opts {
 ADDCOW_API int addcow_resize (const char *path,
                               const struct addcow_resize_opts *opts);
 
+/* ---------------------------------------------------------------------- */
+/* Comparing two virtual disks (addcow-img compare). */
+
+enum addcow_compare_outcome {
+  ADDCOW_COMPARE_IDENTICAL = 0,
+  ADDCOW_COMPARE_CONTENT,       /* the bytes differ at 'offset' */
+  ADDCOW_COMPARE_SIZE,          /* strict: the virtual sizes differ */
+  ADDCOW_COMPARE_STATUS,        /* strict: the block status differs at
+                                 * 'offset' */
+};
+
+struct addcow_compare_result {
+  enum addcow_compare_outcome outcome;
+  uint64_t offset;              /* CONTENT: the first differing 512-byte
+                                 * sector; STATUS: the first byte */
+  bool size_differs;            /* the virtual sizes differ */
+  uint64_t bytes_read;          /* bytes read from both disks' files */
+};
+
+struct addcow_compare_opts {
+  unsigned version;             /* ADDCOW_COMPARE_OPTS_VERSION */
+  bool strict;                  /* a size or block status difference is a
+                                 * mismatch */
+  addcow_progress_fn progress;  /* in bytes of the larger disk */
+  void *progress_opaque;
+};
+#define ADDCOW_COMPARE_OPTS_VERSION 1
+#define ADDCOW_COMPARE_OPTS_INIT { .version = ADDCOW_COMPARE_OPTS_VERSION }
+
+/* Compare the virtual disks of A and B with qemu-img compare's rules: the
+ * part both have must hold the same bytes and the rest of the larger one
+ * must read as zeros (strict: the sizes and, offset by offset, the block
+ * status - present, zero, data - must be the same too).  Runs that both
+ * disks read from the same file at the same offset, and zeros against
+ * zeros, are not read.  OPTS may be NULL.  Returns 0 when the comparison
+ * ran (RESULT says what it found), or a negative errno (-ECANCELED when
+ * the progress callback asked to stop). */
+ADDCOW_API int addcow_compare (struct addcow *a, struct addcow *b,
+                               const struct addcow_compare_opts *opts,
+                               struct addcow_compare_result *result);
+
 #ifdef __cplusplus
 }
 #endif
