@@ -28,15 +28,16 @@ struct compare_args {
 
 static void compare_help (void)
 {
-  printf ("usage: addcow-img compare [-f add-cow] [-F add-cow] [-s] [-q] "
+  printf ("usage: addcow-img compare [-f FMT] [-F FMT] [-s] [-q] "
           "[-p] [-U] FILE1 FILE2\n"
           "\n"
           "Tell whether the images FILE1 and FILE2 hold the same disk.  Exit\n"
           "status 0: identical, 1: they differ, 2: an error.\n"
           "\n"
           "Options:\n"
-          "  -f add-cow         the format of FILE1 (only add-cow)\n"
-          "  -F add-cow         the format of FILE2 (only add-cow)\n"
+          "  -f FMT             the format of FILE1: add-cow (default), raw"
+          "\n                     or qcow2 (never probed)\n"
+          "  -F FMT             the format of FILE2\n"
           "  -s                 strict: a different size or allocation is a\n"
           "                     mismatch too\n"
           "  -q                 print nothing but errors\n"
@@ -71,6 +72,29 @@ static int parse_compare_args (int argc, char **argv, struct compare_args *a)
     return usage_error ("Expecting two image file names");
   a->file[0] = argv[optind];
   a->file[1] = argv[optind + 1];
+  return -1;
+}
+
+/* -f/-F: any format this build reads (never probed). */
+static int check_format (const char *fmt, const char *filename)
+{
+  if (fmt == NULL || addcow_format_supported (fmt))
+    return 0;
+  error_msg ("%s: unsupported format '%s'", filename, fmt);
+  return -1;
+}
+
+/* Open FILE in format FMT (NULL: add-cow); print the error. */
+static int open_format (const char *file, const char *fmt, unsigned flags,
+                        struct addcow **img)
+{
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+
+  opts.flags = flags;
+  opts.format = fmt;
+  if (addcow_open (file, &opts, img) == 0)
+    return 0;
+  error_msg ("%s", addcow_get_error ());
   return -1;
 }
 
@@ -138,8 +162,8 @@ int cmd_compare (int argc, char **argv)
     return status;
   flags = a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0;
   for (k = 0; k < 2; k++)
-    if (check_image_format (a.fmt[k], a.file[k]) < 0
-        || open_image (a.file[k], flags, &img[k]) < 0)
+    if (check_format (a.fmt[k], a.file[k]) < 0
+        || open_format (a.file[k], a.fmt[k], flags, &img[k]) < 0)
       break;
   status = k == 2 ? compare (&a, img) : EXIT_ERROR;
   for (k = 1; k >= 0; k--)

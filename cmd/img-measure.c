@@ -49,7 +49,7 @@ struct measure_opts {
 static void measure_help (void)
 {
   printf ("usage: addcow-img measure [--output=human|json] [-O raw|add-cow] "
-          "[-o OPTIONS] (--size SIZE | [-f add-cow] [-U] FILE)\n"
+          "[-o OPTIONS] (--size SIZE | [-f FMT] [-U] FILE)\n"
           "\n"
           "Print the storage an image of SIZE bytes, or a copy of FILE in the\n"
           "format -O, needs: 'required' for the data it holds, 'fully\n"
@@ -62,7 +62,8 @@ static void measure_help (void)
           "  -o OPTIONS         add-cow: cluster_size=C, preallocation=P,\n"
           "                     image_file=I, image_fmt=raw\n"
           "  --size SIZE        a new, empty image of SIZE bytes\n"
-          "  -f add-cow         the format of FILE (only add-cow)\n"
+          "  -f FMT             the format of FILE: add-cow (default), raw or\n"
+          "                     qcow2 (never probed)\n"
           "  -U, --force-share  open FILE without taking locks\n"
           "  -h, --help         display this help and exit\n");
 }
@@ -81,6 +82,29 @@ static int add_options (struct measure_args *a, const char *arg)
   strcpy (p + old, arg);
   a->options = p;
   return 0;
+}
+
+/* -f/-F: any format this build reads (never probed). */
+static int check_format (const char *fmt, const char *filename)
+{
+  if (fmt == NULL || addcow_format_supported (fmt))
+    return 0;
+  error_msg ("%s: unsupported format '%s'", filename, fmt);
+  return -1;
+}
+
+/* Open FILE in format FMT (NULL: add-cow); print the error. */
+static int open_format (const char *file, const char *fmt, unsigned flags,
+                        struct addcow **img)
+{
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+
+  opts.flags = flags;
+  opts.format = fmt;
+  if (addcow_open (file, &opts, img) == 0)
+    return 0;
+  error_msg ("%s", addcow_get_error ());
+  return -1;
 }
 
 static int parse_measure_args (int argc, char **argv, struct measure_args *a)
@@ -136,7 +160,7 @@ static int parse_measure_args (int argc, char **argv, struct measure_args *a)
     error_msg ("Either --size N or one filename must be specified.");
     return 1;
   }
-  if (a->filename && check_image_format (a->format, a->filename) < 0)
+  if (a->filename && check_format (a->format, a->filename) < 0)
     return 1;
   return -1;
 }
@@ -298,8 +322,8 @@ static int measure (struct measure_args *a, struct measure_opts *m,
 
   /* qemu-img's order: the image is opened before -O and -o are read. */
   if (a->filename) {
-    if (open_image (a->filename,
-                    a->force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
+    if (open_format (a->filename, a->format,
+                     a->force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
       return -1;
     size = addcow_get_virtual_size (img);
     status = parse_out_format (a) < 0 || parse_options (a, m) < 0 ? 1 : 0;

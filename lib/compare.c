@@ -8,11 +8,11 @@
  * says, without the depth) differs.  A content mismatch is reported at the
  * first differing 512-byte sector, as qemu-img does.
  *
- * Where the bytes of a run come from is copy.c's disk_source: a file that
- * holds them at the same offset, or zeros.  Two runs read from the same
- * file (same device and inode) at the same offset - a shared backing file
- * - are equal without being read, and so are zeros against zeros; only
- * the rest is read, from the file that holds it.
+ * Where the bytes of a run come from is copy.c's disk_source: a file and
+ * the offset in it, a layer to read through, or zeros.  Two runs read from
+ * the same file (same device and inode) at the same offset - a shared
+ * backing file - are equal without being read, and so are zeros against
+ * zeros; only the rest is read, from where it is.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -78,7 +78,7 @@ read_source (struct cmp *c, int k, const struct source *s, uint64_t len,
              uint64_t offset)
 {
   struct addcow *img = c->img[k];
-  int r = io_read (&img->io, s->fd, c->buf[k], (size_t) len, offset);
+  int r = source_read (s, &img->io, c->buf[k], (size_t) len, offset);
 
   if (r < 0)
     return set_error (-r, "%s: could not read at %llu: %s", img->filename,
@@ -87,26 +87,33 @@ read_source (struct cmp *c, int k, const struct source *s, uint64_t len,
   return 0;
 }
 
-/* Compare [offset, offset+len) (len <= CMP_CHUNK) given its sources; a
- * source with fd -1 reads zeros.  Sets the result on a mismatch. */
+/* Do both runs read the same bytes of one file? */
+static bool
+same_bytes (const struct source s[2])
+{
+  return s[0].fd >= 0 && s[1].fd >= 0 && !s[0].layer && !s[1].layer
+    && s[0].file_offset == s[1].file_offset && same_file (s[0].fd, s[1].fd);
+}
+
+/* Compare [offset, offset+len) (len <= CMP_CHUNK) given its sources.
+ * Sets the result on a mismatch. */
 static int
 compare_run (struct cmp *c, const struct source s[2], uint64_t len,
              uint64_t offset)
 {
+  bool zero[2] = { source_is_zero (&s[0]), source_is_zero (&s[1]) };
   uint64_t at;
   int r, k;
 
-  if (s[0].fd < 0 && s[1].fd < 0)
-    return 0;                           /* zeros against zeros */
-  if (s[0].fd >= 0 && s[1].fd >= 0 && same_file (s[0].fd, s[1].fd))
-    return 0;                           /* the same bytes of one file */
+  if ((zero[0] && zero[1]) || same_bytes (s))
+    return 0;                   /* zeros against zeros; one file's bytes */
   for (k = 0; k < 2; k++)
-    if (s[k].fd >= 0 && (r = read_source (c, k, &s[k], len, offset)) < 0)
+    if (!zero[k] && (r = read_source (c, k, &s[k], len, offset)) < 0)
       return r;
-  if (s[0].fd >= 0 && s[1].fd >= 0)
+  if (!zero[0] && !zero[1])
     at = first_difference (c->buf[0], c->buf[1], len, offset);
   else
-    at = first_nonzero (c->buf[s[0].fd >= 0 ? 0 : 1], len, offset);
+    at = first_nonzero (c->buf[zero[0] ? 1 : 0], len, offset);
   if (at != UINT64_MAX) {
     c->res->outcome = ADDCOW_COMPARE_CONTENT;
     c->res->offset = at;

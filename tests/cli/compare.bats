@@ -122,8 +122,10 @@ Content mismatch at offset 2099712!"
     run --separate-stderr "$IMG" compare -F qcow2 a.add-cow b.add-cow
     assert_status 2
     assert_text "$stderr" "addcow-img: b.add-cow: unsupported format 'qcow2'"
+    # a.add-cow read as a raw file, as qemu-img would read it
     run --separate-stderr "$IMG" compare -f raw a.add-cow b.add-cow
-    assert_status 2
+    assert_status 1
+    assert_text "$output" "Content mismatch at offset 0!"
     same_as_qemu a.X
     same_as_qemu a.X b.X c.X
     same_as_qemu
@@ -164,4 +166,16 @@ Try 'addcow-img --help' for more information"
         grep -qE -- "(^|[^-A-Za-z])$opt([^-A-Za-z]|\$)" <<<"$text"
     done
     grep -q '^\.SS compare' "$SRC_DIR/man/addcow-img.1"
+}
+
+@test "compare: -f raw, as qemu-img (the format is never probed)" {
+    make_twins
+    run "$IMG" compare -f raw -F add-cow base.raw a.add-cow
+    assert_status 0
+    assert_text "$output" "Images are identical."
+    same_as_qemu -f raw -F X base.raw a.X
+    "$IO" -c 'write -q -P 0x66 4096 1' a.add-cow
+    run "$IMG" compare -f raw base.raw a.add-cow
+    assert_status 1
+    assert_text "$output" "Content mismatch at offset 4096!"
 }

@@ -150,3 +150,11 @@ addcow-img: Invalid options for file format 'add-cow'"
     done
     grep -q '^\.SS measure' "$SRC_DIR/man/addcow-img.1"
 }
+
+@test "measure: -f raw counts the data of a raw file" {
+    make_raw base.raw 2M 021 0:512k
+    run "$IMG" measure -f raw -O add-cow base.raw
+    assert_status 0
+    assert_text "$output" "required size: 655360
+fully allocated size: 2228224"
+}
