@@ -31,6 +31,7 @@ static const struct command commands[] = {
   { "resize", cmd_resize, "grow or shrink the virtual disk" },
   { "measure", cmd_measure, "the storage an image or a copy of one needs" },
   { "compare", cmd_compare, "tell whether two images hold the same disk" },
+  { "convert", cmd_convert, "write an image's disk to a raw file or add-cow" },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -16,5 +16,6 @@ int cmd_rebase (int argc, char **argv);
 int cmd_resize (int argc, char **argv);
 int cmd_measure (int argc, char **argv);
 int cmd_compare (int argc, char **argv);
+int cmd_convert (int argc, char **argv);
 
 #endif /* ADDCOW_CMD_COMMANDS_H */

@@ -436,6 +436,42 @@ ADDCOW_API int addcow_compare (struct addcow *a, struct addcow *b,
                                const struct addcow_compare_opts *opts,
                                struct addcow_compare_result *result);
 
+/* ---------------------------------------------------------------------- */
+/* Writing a virtual disk out (addcow-img convert). */
+
+enum addcow_convert_format {
+  ADDCOW_CONVERT_RAW = 0,       /* a sparse raw file */
+  ADDCOW_CONVERT_ADDCOW,        /* a new add-cow image (ALL_ALLOCATED) */
+};
+
+struct addcow_convert_opts {
+  unsigned version;             /* ADDCOW_CONVERT_OPTS_VERSION */
+  enum addcow_convert_format format;
+  bool existing;                /* raw: write into the existing DST, which
+                                 * must be at least as large as the disk */
+  uint64_t sparse_size;         /* zero runs shorter than this are written
+                                 * as zeros; longer ones stay holes */
+  bool fully_allocate;          /* write every zero run (qemu-img -S 0) */
+  const char *image_name;       /* add-cow: the stored name of the image
+                                 * file; NULL: DST minus .add-cow, + .raw */
+  uint32_t cluster_size;        /* add-cow: 0 = 64 KiB */
+  addcow_progress_fn progress;  /* in bytes of the disk */
+  void *progress_opaque;
+};
+#define ADDCOW_CONVERT_OPTS_VERSION 1
+#define ADDCOW_CONVERT_OPTS_INIT { .version = ADDCOW_CONVERT_OPTS_VERSION, \
+                                   .sparse_size = 4096 }
+
+/* Write the virtual disk of SRC (any format addcow_open reads) to DST.
+ * Runs that read as zeros stay holes; runs that sit in a file at the same
+ * offset are copied with copy_file_range (shared extents on a reflink file
+ * system).  Durable before it returns 0.  DST (and an add-cow image's
+ * image file) is written under a temporary name and renamed into place,
+ * so a failure or a cancellation (-ECANCELED) leaves no DST that looks
+ * whole (with EXISTING, DST is written in place). */
+ADDCOW_API int addcow_convert (struct addcow *src, const char *dst,
+                               const struct addcow_convert_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
