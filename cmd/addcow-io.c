@@ -536,6 +536,7 @@ static int run (int argc, char **argv)
   if (status >= 0)
     goto out;
   status = 1;
+  lock_hint_force_share = true;     /* only offered for read-only opens */
   if (open_image (a.filename, (a.read_only ? 0 : ADDCOW_OPEN_WRITE)
                   | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     goto out;

@@ -199,6 +199,7 @@ int cmd_map (int argc, char **argv)
 
   if (status >= 0)
     return status;
+  lock_hint_force_share = true;
   if (open_image (a.filename, a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0,
                   &img) < 0)
     return 1;

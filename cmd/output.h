@@ -24,6 +24,10 @@ void format_size (uint64_t value, char *buf, size_t len);
  * bytes); json_print turns what is not UTF-8 into U+FFFD, as qemu does. */
 json_t *json_text (const char *s);
 
+/* An unsigned 64-bit JSON integer (jansson's are signed): printed as
+ * qemu prints a uint64, never negative. */
+json_t *json_uint (uint64_t value);
+
 /* Print ROOT as qemu-img prints JSON: 4-space indentation, insertion
  * order, non-ASCII as \uXXXX, then '\n'.  Takes ownership of ROOT.
  * Returns 0 or -1 (out of memory). */
@@ -58,6 +62,11 @@ int long_op_end (int r);
 int progress_callback (void *opaque, uint64_t done, uint64_t total);
 
 struct addcow;
+/* Print the library's last error.  When R is -EBUSY (a lock conflict)
+ * and LOCK_HINT_FORCE_SHARE is set (the command accepts -U for this
+ * open), add the hint "(use -U to inspect it anyway)". */
+extern bool lock_hint_force_share;
+void library_error (int r);
 /* Open FILE with the ADDCOW_OPEN_* FLAGS; print the library's message and
  * return -1 if it fails. */
 int open_image (const char *file, unsigned flags, struct addcow **img);

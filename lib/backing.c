@@ -57,7 +57,8 @@ open_raw (struct addcow *img, struct chain_seen *seen)
     return set_error (ELOOP, "%s: backing file '%s' is already part of "
                       "this image's chain (a loop)", img->filename, f->path);
   if (!(img->flags & ADDCOW_OPEN_FORCE_SHARE)
-      && (r = file_lock (f, writer, img->filename)) < 0)
+      && (r = file_lock (f, writer ? LOCK_COMMIT_TARGET : LOCK_BACKING,
+                          img->filename)) < 0)
     return r;
   img->backing_kind = BACKING_RAW;
   img->backing_size = f->size;

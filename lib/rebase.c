@@ -103,7 +103,7 @@ open_new_backing (struct rebase *rb)
     return r;
   if (strcmp (rb->new_fmt, "raw") == 0) {
     rb->new_size = rb->new_raw.size;
-    return file_lock (&rb->new_raw, false, rb->path);
+    return file_lock (&rb->new_raw, LOCK_BACKING, rb->path);
   }
   file_close (&rb->new_raw);
   seen.dev[0] = rb->top->meta.dev;

@@ -86,7 +86,7 @@ create_tmp (struct addcow *img, const char *tmp, struct acfile *nf)
   nf->path = strdup (img->filename);
   if (!nf->path)
     return set_error (ENOMEM, "%s: out of memory", img->filename);
-  if ((r = file_lock (nf, true, img->filename)) < 0)
+  if ((r = file_lock (nf, LOCK_META_RW, img->filename)) < 0)
     return r;
   return 0;
 }
