@@ -3,8 +3,9 @@
  *
  * The checking is addcow_check's; this file prints what it found the way
  * qemu-img check does and maps it to qemu's exit codes:
- *   0 clean (or everything repaired), 1 the check could not run,
- *   2 corruptions remain, 3 only leaks remain.
+ *   0 clean (or everything repaired), 1 the check could not run (a
+ *   file it needs is missing or unusable, as qemu-img's "Could not open
+ *   backing file"), 2 corruptions remain, 3 only leaks remain.
  * Each problem is printed on stderr as it is found: "ERROR <message>" for
  * a corruption, "LEAK <message>" for a leak, "Repaired <message>" for one
  * that -r mended.
@@ -102,7 +103,9 @@ static void report (void *opaque, enum addcow_problem kind, bool fixed,
                     const char *message)
 {
   (void) opaque;
-  if (fixed)
+  if (kind == ADDCOW_PROBLEM_CHECK_ERROR)
+    error_msg ("%s", message);
+  else if (fixed)
     fprintf (stderr, "Repaired %s\n", message);
   else
     fprintf (stderr, "%s %s\n",
@@ -123,7 +126,7 @@ static void print_repaired (const struct addcow_check_result *r)
 static void print_human (const struct addcow_check_result *r,
                          const char *filename)
 {
-  if (r->corruptions == 0 && r->leaks == 0 && r->check_errors == 0)
+  if (r->corruptions == 0 && r->leaks == 0)
     printf ("No errors were found on the image.\n");
   if (r->corruptions)
     printf ("\n%llu errors were found on the image.\n"
@@ -134,9 +137,6 @@ static void print_human (const struct addcow_check_result *r,
             "This means waste of disk space, but no harm to data.\n"
             "Run 'addcow-img check -r leaks %s' to repair them.\n",
             (unsigned long long) r->leaks, filename);
-  if (r->check_errors)
-    printf ("\n%d internal errors have occurred during the check.\n",
-            r->check_errors);
   if (r->total_clusters != 0 && r->allocated_clusters != 0)
     printf ("%llu/%llu = %0.2f%% allocated, 0.00%% fragmented, "
             "0.00%% compressed clusters\n",
@@ -166,12 +166,13 @@ static int print_json (const struct addcow_check_result *r,
     set_int (o, "corruptions", r->corruptions);
   if (r->corruptions_fixed)
     set_int (o, "corruptions-fixed", r->corruptions_fixed);
-  set_int (o, "check-errors", (uint64_t) r->check_errors);
+  set_int (o, "check-errors", 0);      /* else nothing is printed */
   if (r->leaks)
     set_int (o, "leaks", r->leaks);
   if (r->leaks_fixed)
     set_int (o, "leaks-fixed", r->leaks_fixed);
-  set_int (o, "allocated-clusters", r->allocated_clusters);
+  if (r->allocated_clusters)
+    set_int (o, "allocated-clusters", r->allocated_clusters);
   json_object_set_new (o, "filename", json_text (filename));
   json_object_set_new (o, "format", json_string ("add-cow"));
   return json_print (o);
@@ -190,10 +191,15 @@ int cmd_check (int argc, char **argv)
   opts.repair = a.repair;
   opts.force_share = a.force_share;
   opts.report = report;
-  if (addcow_check (a.filename, &opts, &r) < 0) {
-    error_msg ("%s", addcow_get_error ());
+  lock_hint_force_share = a.repair == ADDCOW_REPAIR_NONE;
+  if ((status = addcow_check (a.filename, &opts, &r)) < 0) {
+    library_error (status);
     return 1;
   }
+  /* A file the check needs could not be used (already printed): like
+   * qemu-img's failed open, no report and exit 1, "cannot be checked". */
+  if (r.check_errors)
+    return 1;
   if (!a.quiet && a.output == OUTPUT_HUMAN) {
     if (r.corruptions_fixed || r.leaks_fixed)
       print_repaired (&r);
@@ -201,9 +207,5 @@ int cmd_check (int argc, char **argv)
   }
   else if (!a.quiet && print_json (&r, a.filename) < 0)
     return 1;
-  if (r.check_errors) {
-    error_msg ("Check failed");
-    return 1;
-  }
   return r.corruptions ? 2 : r.leaks ? 3 : 0;
 }

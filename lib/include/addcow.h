@@ -235,6 +235,10 @@ ADDCOW_API int addcow_create (const char *path, const struct addcow_create_opts 
 enum addcow_problem {
   ADDCOW_PROBLEM_CORRUPTION = 1, /* the disk is unreadable or ambiguous */
   ADDCOW_PROBLEM_LEAK = 2,       /* harmless: wasted or stray bits/bytes */
+  ADDCOW_PROBLEM_CHECK_ERROR = 3, /* a file the check needs could not be
+                                   * used (missing, no permission, I/O
+                                   * error): not damage, the image cannot
+                                   * be checked */
 };
 
 enum addcow_repair {
@@ -251,7 +255,9 @@ struct addcow_check_result {
   uint64_t total_clusters;
   uint64_t allocated_clusters;
   uint64_t image_end_offset;    /* size of the add-cow file */
-  int check_errors;             /* problems that stopped the check */
+  int check_errors;             /* ADDCOW_PROBLEM_CHECK_ERROR count: files
+                                 * that could not be used, so the check
+                                 * is incomplete (qemu-img: exit 1) */
 };
 
 struct addcow_check_opts {
