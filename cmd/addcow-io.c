@@ -502,6 +502,7 @@ static int parse_io_args (int argc, char **argv, struct io_args *a)
     { "force-share", no_argument, NULL, 'U' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
+    UNSUPPORTED_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
   };
   int c;
@@ -514,6 +515,7 @@ static int parse_io_args (int argc, char **argv, struct io_args *a)
     case 'f': a->format = optarg; break;
     case 'r': a->read_only = true; break;
     case 'U': a->force_share = true; break;
+    UNSUPPORTED_CASES;
     case 'h': io_help (); return 0;
     case 'V': printf ("addcow-io version %s\n", ADDCOW_VERSION_STRING);
       return 0;

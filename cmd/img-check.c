@@ -25,6 +25,8 @@ struct check_args {
   const char *filename;
   enum output_format output;
   enum addcow_repair repair;
+  const char *src_cache;         /* -T, qemu's name */
+  enum addcow_cache src_cache_mode;
   bool force_share;
   bool quiet;
 };
@@ -32,7 +34,7 @@ struct check_args {
 static void check_help (void)
 {
   printf ("usage: addcow-img check [-q] [-f add-cow] [--output=human|json] "
-          "[-r leaks|all] [-U] FILE\n"
+          "[-r leaks|all] [-T SRC_CACHE] [-U] FILE\n"
           "\n"
           "Check the add-cow image FILE, its image file and its backing chain\n"
           "against every rule of the format.  Exit status: 0 no problem,\n"
@@ -44,6 +46,8 @@ static void check_help (void)
           "  --output=human|json    output format (default: human)\n"
           "  -r leaks|all           repair leaks, or leaks and what can be\n"
           "                         mended without guessing\n"
+          "  -T SRC_CACHE           cache mode of the reads: writeback,\n"
+          "                         writethrough, none, directsync, unsafe\n"
           "  -U, --force-share      open FILE without taking locks "
           "(not with -r)\n"
           "  -h, --help             display this help and exit\n");
@@ -68,13 +72,20 @@ static int parse_check_args (int argc, char **argv, struct check_args *a)
     { "help", no_argument, NULL, 'h' },
     { "force-share", no_argument, NULL, 'U' },
     { "output", required_argument, NULL, OPT_OUTPUT },
+    UNSUPPORTED_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
   };
   int c;
 
-  while ((c = getopt_long (argc, argv, ":hf:r:Uq", long_options,
+  while ((c = getopt_long (argc, argv, ":hf:r:UqT:", long_options,
                            NULL)) != -1) {
     switch (c) {
+    case 'T':
+      a->src_cache = optarg;
+      if (parse_cache_mode (optarg, true, &a->src_cache_mode) < 0)
+        return 1;
+      break;
+    UNSUPPORTED_CASES;
     case 'h': check_help (); return 0;
     case 'f': a->format = optarg; break;
     case 'r':
@@ -183,6 +194,7 @@ int cmd_check (int argc, char **argv)
   struct check_args a = { .output = OUTPUT_HUMAN };
   struct addcow_check_opts opts = ADDCOW_CHECK_OPTS_INIT;
   struct addcow_check_result r;
+  struct addcow_io io;
   int status = parse_check_args (argc, argv, &a);
 
   if (status >= 0)
@@ -191,6 +203,10 @@ int cmd_check (int argc, char **argv)
   opts.repair = a.repair;
   opts.force_share = a.force_share;
   opts.report = report;
+  if (a.src_cache) {
+    cache_io (a.filename, a.src_cache, a.src_cache_mode, &io);
+    opts.io = &io;
+  }
   lock_hint_force_share = a.repair == ADDCOW_REPAIR_NONE;
   if ((status = addcow_check (a.filename, &opts, &r)) < 0) {
     library_error (status);

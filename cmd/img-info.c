@@ -50,6 +50,7 @@ static int parse_info_args (int argc, char **argv, struct info_args *a)
   static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },
     { "force-share", no_argument, NULL, 'U' },
+    UNSUPPORTED_LONG_OPTIONS,
     { "output", required_argument, NULL, OPT_OUTPUT },
     { "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
     { NULL, 0, NULL, 0 },
@@ -61,6 +62,7 @@ static int parse_info_args (int argc, char **argv, struct info_args *a)
     case 'h': info_help (); return 0;
     case 'f': a->format = optarg; break;
     case 'U': a->force_share = true; break;
+    UNSUPPORTED_CASES;
     case OPT_OUTPUT:
       if (parse_output_format (optarg, &a->output) < 0)
         return 1;

@@ -62,6 +62,7 @@ static int parse_map_args (int argc, char **argv, struct map_args *a)
   static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },
     { "force-share", no_argument, NULL, 'U' },
+    UNSUPPORTED_LONG_OPTIONS,
     { "output", required_argument, NULL, OPT_OUTPUT },
     { "start-offset", required_argument, NULL, OPT_START_OFFSET },
     { "max-length", required_argument, NULL, OPT_MAX_LENGTH },
@@ -75,6 +76,7 @@ static int parse_map_args (int argc, char **argv, struct map_args *a)
     case 'h': map_help (); return 0;
     case 'f': a->format = optarg; break;
     case 'U': a->force_share = true; break;
+    UNSUPPORTED_CASES;
     case OPT_OUTPUT:
       if (parse_output_format (optarg, &a->output) < 0)
         return 1;

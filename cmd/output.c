@@ -8,12 +8,14 @@
  * finish_stdout().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addcow.h"
@@ -364,11 +366,63 @@ int cancel_signal (void)
   return cancel_signo;
 }
 
+static struct {
+  uint64_t rate;                /* bytes per second, 0: none */
+  struct timespec start;
+} limit;
+
+void rate_limit_set (uint64_t bytes_per_sec)
+{
+  limit.rate = bytes_per_sec;
+  clock_gettime (CLOCK_MONOTONIC, &limit.start);
+}
+
+static double seconds_since (const struct timespec *t)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (double) (now.tv_sec - t->tv_sec)
+    + (double) (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Sleep until DONE bytes are within the rate, in short steps so that a
+ * signal is seen quickly. */
+static void throttle (uint64_t done)
+{
+  double ahead;
+
+  while (limit.rate && !cancel_signo
+         && (ahead = (double) done / (double) limit.rate
+             - seconds_since (&limit.start)) > 0) {
+    struct timespec t = { 0, (long) (fmin (ahead, 0.1) * 1e9) };
+    nanosleep (&t, NULL);
+  }
+}
+
 int progress_callback (void *opaque, uint64_t done, uint64_t total)
 {
   (void) opaque;
   progress_update (done, total);
+  throttle (done);
   return cancel_signo != 0;
+}
+
+void cache_io (const char *file, const char *name, enum addcow_cache mode,
+               struct addcow_io *io)
+{
+  int fd;
+
+  addcow_io_cache (io, mode);
+  if (mode != ADDCOW_CACHE_NONE && mode != ADDCOW_CACHE_DIRECTSYNC)
+    return;
+  fd = open (file, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd >= 0)
+    close (fd);
+  else if (errno == EINVAL)
+    warning_msg ("%s: the file system does not support O_DIRECT; cache "
+                 "mode '%s' reads and writes through the page cache", file,
+                 name);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -61,6 +61,19 @@ int long_op_end (int r);
  * safe point) once a cancelling signal has arrived. */
 int progress_callback (void *opaque, uint64_t done, uint64_t total);
 
+/* commit -r: progress_callback then sleeps so that DONE bytes take at
+ * least DONE / BYTES_PER_SEC seconds (0: no limit); a cancelling signal
+ * still stops it at once. */
+void rate_limit_set (uint64_t bytes_per_sec);
+
+/* The I/O table of cache mode MODE (named NAME) for an operation on FILE;
+ * for none/directsync, warn when FILE's file system refuses O_DIRECT
+ * (the page cache is then used, see addcow_io_cache). */
+enum addcow_cache;
+struct addcow_io;
+void cache_io (const char *file, const char *name, enum addcow_cache mode,
+               struct addcow_io *io);
+
 struct addcow;
 /* Print the library's last error.  When R is -EBUSY (a lock conflict)
  * and LOCK_HINT_FORCE_SHARE is set (the command accepts -U for this

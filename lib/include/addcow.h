@@ -79,6 +79,31 @@ struct addcow_io {
                          int fd_out, off_t off_out, size_t count);
 };
 
+/* Cache modes, with the meaning of qemu-img's -t / -T.  addcow_io_cache
+ * fills an I/O table (for any *_opts.io) that behaves so:
+ *  - WRITEBACK (the default, = io NULL): the page cache; the library
+ *    syncs where the format needs it (data before metadata);
+ *  - WRITETHROUGH: also fdatasync after every write;
+ *  - NONE: reads and writes whose offset and length are multiples of
+ *    ADDCOW_DIRECT_ALIGN (cluster copies and whole-cluster I/O) bypass
+ *    the page cache (O_DIRECT, through an aligned buffer); the rest
+ *    (header, bitmap, a disk's unaligned tail) and files on a file
+ *    system without O_DIRECT use the page cache;
+ *  - DIRECTSYNC: NONE plus WRITETHROUGH;
+ *  - UNSAFE: no fsync/fdatasync at all: fast, but a crash or power cut
+ *    can lose data and leave an image that does not match its bitmap.
+ * The tables are stateless and safe from many threads.  Returns 0, or
+ * -EINVAL for an unknown MODE. */
+enum addcow_cache {
+  ADDCOW_CACHE_WRITEBACK = 0,
+  ADDCOW_CACHE_WRITETHROUGH,
+  ADDCOW_CACHE_NONE,
+  ADDCOW_CACHE_DIRECTSYNC,
+  ADDCOW_CACHE_UNSAFE,
+};
+#define ADDCOW_DIRECT_ALIGN 4096u
+ADDCOW_API int addcow_io_cache (struct addcow_io *io, enum addcow_cache mode);
+
 /* ---------------------------------------------------------------------- */
 /* Opening and closing. */
 
