@@ -71,7 +71,7 @@ static int parse_info_args (int argc, char **argv, struct info_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  return image_operand (argc, argv, a->format, &a->filename);
+  return image_operand_or_raw (argc, argv, a->format, &a->filename);
 }
 
 static void set_int (json_t *obj, const char *key, uint64_t value)
@@ -215,11 +215,25 @@ static json_t *chain_info (const struct addcow *img, const char *filename)
   return list;
 }
 
-static int print_info (const struct addcow *img, const struct info_args *a)
+static int print_info (const struct addcow *img, const struct info_args *a,
+                       bool raw)
 {
   json_t *root;
   size_t i;
 
+  if (raw) {                    /* qemu-img's info of a raw file */
+    root = raw_info (a->filename, addcow_get_virtual_size (img));
+    if (a->backing_chain) {
+      json_t *list = json_array ();
+      json_array_append_new (list, root);
+      root = list;
+    }
+    if (a->output == OUTPUT_JSON)
+      return json_print (root);
+    print_human (a->backing_chain ? json_array_get (root, 0) : root);
+    json_decref (root);
+    return 0;
+  }
   if (!a->backing_chain) {
     root = addcow_info (img, a->filename);
     if (a->output == OUTPUT_JSON)
@@ -245,13 +259,16 @@ int cmd_info (int argc, char **argv)
   struct info_args a = { .output = OUTPUT_HUMAN };
   struct addcow *img;
   int status = parse_info_args (argc, argv, &a);
+  const char *format;
 
   if (status >= 0)
     return status;
   lock_hint_force_share = true;
-  if (open_image (a.filename,
+  format = image_format (a.filename, a.format);
+  if (open_image_as (a.filename, format,
                   (a.backing_chain ? 0 : ADDCOW_OPEN_NO_BACKING)
                   | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     return 1;
-  return close_image (img, print_info (img, &a) < 0 ? 1 : 0);
+  return close_image (img, print_info (img, &a, strcmp (format, "raw") == 0)
+                      < 0 ? 1 : 0);
 }

@@ -93,7 +93,7 @@ static int parse_map_args (int argc, char **argv, struct map_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  return image_operand (argc, argv, a->format, &a->filename);
+  return image_operand_or_raw (argc, argv, a->format, &a->filename);
 }
 
 static void extent_to_entry (const struct addcow_extent *ext,
@@ -202,8 +202,8 @@ int cmd_map (int argc, char **argv)
   if (status >= 0)
     return status;
   lock_hint_force_share = true;
-  if (open_image (a.filename, a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0,
-                  &img) < 0)
+  if (open_image_as (a.filename, image_format (a.filename, a.format),
+                     a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
     return 1;
   return close_image (img, map_image (img, &a) < 0 ? 1 : 0);
 }

@@ -264,6 +264,14 @@ int image_operand (int argc, char **argv, const char *format,
   return check_image_format (format, *filename) < 0 ? 1 : -1;
 }
 
+int image_operand_or_raw (int argc, char **argv, const char *format,
+                          const char **filename)
+{
+  if (format && strcmp (format, "raw") == 0)
+    format = NULL;
+  return image_operand (argc, argv, format, filename);
+}
+
 int check_backing_format (const char *fmt, const char *filename)
 {
   if (fmt == NULL || strcmp (fmt, "raw") == 0 || strcmp (fmt, "add-cow") == 0)

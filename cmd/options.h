@@ -82,6 +82,11 @@ enum { OPT_OBJECT = 512, OPT_IMAGE_OPTS };
   case OPT_OBJECT: return unsupported_option ("--object"); \
   case OPT_IMAGE_OPTS: return unsupported_option ("--image-opts")
 
+/* image_operand for info, map and check, which also read raw files as
+ * qemu-img does: -f raw is accepted too. */
+int image_operand_or_raw (int argc, char **argv, const char *format,
+                          const char **filename);
+
 /* Round up to a multiple of 512 (a virtual size); false on overflow. */
 bool round_up_512 (uint64_t *value);
 

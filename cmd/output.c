@@ -436,12 +436,39 @@ void library_error (int r)
     fprintf (stderr, "(use -U to inspect it anyway)\n");
 }
 
+const char *image_format (const char *file, const char *given)
+{
+  char magic[4];
+  int fd;
+  ssize_t n;
+
+  if (given)
+    return given;
+  fd = open (file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return "add-cow";
+  n = pread (fd, magic, sizeof magic, 0);
+  close (fd);
+  if (n < 0 || (n == (ssize_t) sizeof magic
+                && memcmp (magic, ADDCOW_MAGIC, sizeof magic) == 0))
+    return "add-cow";
+  return "raw";
+}
+
 int open_image (const char *file, unsigned flags, struct addcow **img)
+{
+  return open_image_as (file, NULL, flags, img);
+}
+
+int open_image_as (const char *file, const char *format, unsigned flags,
+                   struct addcow **img)
 {
   struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
   int r;
 
   opts.flags = flags;
+  if (format && strcmp (format, "raw") == 0)
+    opts.format = format;
   if ((r = addcow_open (file, &opts, img)) == 0)
     return 0;
   library_error ((flags & ADDCOW_OPEN_WRITE) ? 0 : r);

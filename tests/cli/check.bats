@@ -251,7 +251,7 @@ Image end offset: 131072"
 
 @test "check: what cannot be checked is exit status 1" {
     truncate -s 1M plain.raw
-    run --separate-stderr "$IMG" check plain.raw
+    run --separate-stderr "$IMG" check -f add-cow plain.raw
     assert_status 1
     assert_text "$stderr" "addcow-img: plain.raw: not an add-cow image (bad magic)"
     assert_text "$output" ""

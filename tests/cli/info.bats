@@ -273,7 +273,7 @@ disk size: SIZE"
     assert_status 1
     [[ $stderr == "addcow-img: nosuch.add-cow: "* ]]
     truncate -s 1M plain.raw
-    run --separate-stderr "$IMG" info plain.raw
+    run --separate-stderr "$IMG" info -f add-cow plain.raw
     assert_status 1
     assert_text "$stderr" "addcow-img: plain.raw: not an add-cow image (bad magic)"
     assert_text "$output" ""
