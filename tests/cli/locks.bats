@@ -189,3 +189,22 @@ Is another process using the image [ov.add-cow]?'
     done
     release
 }
+
+@test "locks: a commit target takes qemu-img commit's bytes (write, deny resize)" {
+    make_twins
+    qemu-io -f qcow2 -c 'write -q -P 0x44 0 4M' q.qcow2
+    "$IO" -c 'write -q -P 0x44 0 4M' ov.add-cow
+    hold qemu-img commit -r 1M q.qcow2         # about 4 s
+    wait_locked q.qcow2
+    sleep 0.5                                   # the job is running
+    local base meta
+    base=$(locks_of base.raw) meta=$(locks_of q.qcow2)
+    release
+    assert_text "$base" "101 203"
+    hold "$IMG" commit -r 1M ov.add-cow
+    wait_locked ov.add-cow
+    sleep 0.5
+    assert_text "$(locks_of base.raw)" "$base"
+    assert_text "$(locks_of ov.add-cow)" "$meta"
+    release
+}
