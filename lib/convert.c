@@ -147,10 +147,10 @@ write_raw_file (struct conv *c, const char *path)
   c->copier = NULL;
   if (close (c->fd) < 0 && r == 0)
     r = set_error_errno (errno, "%s: could not close", path);
-  if (r == 0 && rename (tmp, path) < 0)
-    r = set_error_errno (errno, "%s: could not rename '%s' to it", path,
-                         tmp);
-  if (r == 0 && (r = file_sync_dir (path)) < 0)
+  if (r == 0 && (r = io_rename (&c->src->io, tmp, path, true)) < 0)
+    r = set_error (-r, "%s: could not rename '%s' to it: %s", path, tmp,
+                   strerror (-r));
+  if (r == 0 && (r = io_sync_dir (&c->src->io, path)) < 0)
     r = set_error (-r, "%s: could not sync its directory: %s", path,
                    strerror (-r));
   if (r < 0)

@@ -111,6 +111,31 @@ struct addcow_io {
 #define ADDCOW_IO_VERSION 1
 #define ADDCOW_IO_INIT { .version = ADDCOW_IO_VERSION }
 
+/* Cache modes, with the meaning of qemu-img's -t / -T.  addcow_io_cache
+ * fills an I/O table (for any *_opts.io) that behaves so:
+ *  - WRITEBACK (the default, = io NULL): the page cache; the library
+ *    syncs where the format needs it (data before metadata);
+ *  - WRITETHROUGH: also fdatasync after every write;
+ *  - NONE: reads and writes whose offset and length are multiples of
+ *    ADDCOW_DIRECT_ALIGN (cluster copies and whole-cluster I/O) bypass
+ *    the page cache (O_DIRECT, through an aligned buffer); the rest
+ *    (header, bitmap, a disk's unaligned tail) and files on a file
+ *    system without O_DIRECT use the page cache;
+ *  - DIRECTSYNC: NONE plus WRITETHROUGH;
+ *  - UNSAFE: no fsync/fdatasync at all: fast, but a crash or power cut
+ *    can lose data and leave an image that does not match its bitmap.
+ * The tables are stateless and safe from many threads.  Returns 0, or
+ * -EINVAL for an unknown MODE. */
+enum addcow_cache {
+  ADDCOW_CACHE_WRITEBACK = 0,
+  ADDCOW_CACHE_WRITETHROUGH,
+  ADDCOW_CACHE_NONE,
+  ADDCOW_CACHE_DIRECTSYNC,
+  ADDCOW_CACHE_UNSAFE,
+};
+#define ADDCOW_DIRECT_ALIGN 4096u
+ADDCOW_API int addcow_io_cache (struct addcow_io *io, enum addcow_cache mode);
+
 /* ---------------------------------------------------------------------- */
 /* Opening and closing. */
 
@@ -333,6 +358,10 @@ ADDCOW_API int addcow_create (const char *path, const struct addcow_create_opts 
 enum addcow_problem {
   ADDCOW_PROBLEM_CORRUPTION = 1, /* the disk is unreadable or ambiguous */
   ADDCOW_PROBLEM_LEAK = 2,       /* harmless: wasted or stray bits/bytes */
+  ADDCOW_PROBLEM_CHECK_ERROR = 3, /* a file the check needs could not be
+                                   * used (missing, no permission, I/O
+                                   * error): not damage, the image cannot
+                                   * be checked */
 };
 
 enum addcow_repair {
@@ -349,7 +378,9 @@ struct addcow_check_result {
   uint64_t total_clusters;
   uint64_t allocated_clusters;
   uint64_t image_end_offset;    /* size of the add-cow file */
-  int check_errors;             /* problems that stopped the check */
+  int check_errors;             /* ADDCOW_PROBLEM_CHECK_ERROR count: files
+                                 * that could not be used, so the check
+                                 * is incomplete (qemu-img: exit 1) */
 };
 
 struct addcow_check_opts {

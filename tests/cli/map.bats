@@ -148,7 +148,9 @@ assert_same_map() {
     start_writer ov.add-cow
     run --separate-stderr "$IMG" map ov.add-cow
     assert_status 1
-    assert_text "$stderr" "addcow-img: ov.add-cow: image is in use by another process (use -U to inspect it anyway)"
+    assert_text "$stderr" "addcow-img: ov.add-cow: Failed to get shared \"write\" lock
+Is another process using the image [ov.add-cow]?
+(use -U to inspect it anyway)"
     run "$IMG" map -U --output=json ov.add-cow
     assert_status 0
     stop_writer
