@@ -354,6 +354,11 @@ int copy_to_file (struct copier *c, int src_fd, int dst_fd,
  * data changes, so it is not part of the I/O table). */
 #define PREFETCH_BYTES (UINT64_C (32) << 20)
 void read_hint (int fd, uint64_t offset, uint64_t len);
+/* Would a copy from SRC_FD to DST_FD share extents (reflink) rather than
+ * move bytes?  A probe that changes no byte; false for a user's I/O table
+ * (its copy_range may not be copy_file_range). */
+bool copies_share_extents (const struct addcow_io *io, int src_fd,
+                           int dst_fd);
 /* Punch [offset, offset+len) of FD out if the I/O table can (space only:
  * nothing relies on it); unsupported is not an error. */
 int punch_if_possible (const struct addcow_io *io, int fd, uint64_t offset,
