@@ -141,7 +141,7 @@ next_changed (const struct bitmap *bm, uint64_t b, uint64_t end)
 {
   const uint8_t *p;
 
-  if (b >= end)
+  if (b >= end || bm->nchanged == 0)    /* a read-only open: none */
     return end;
   p = memchr (bm->changed + b, 1, (size_t) (end - b));
   return p ? (uint64_t) (p - bm->changed) : end;

@@ -64,10 +64,13 @@ mark_dirty (struct bitmap *bm, uint64_t start, uint64_t count)
   uint64_t b, first = start / 8 / BITMAP_BLOCK;
   uint64_t last = (start + count - 1) / 8 / BITMAP_BLOCK;
 
-  for (b = first; b <= last; b++)
+  for (b = first; b <= last; b++) {
     bm->dirty[b] = 1;
-  if (bm->changed)
-    memset (bm->changed + first, 1, last - first + 1);
+    if (bm->changed && !bm->changed[b]) {
+      bm->changed[b] = 1;
+      bm->nchanged++;
+    }
+  }
   bm->any_dirty = true;
 }
 

@@ -171,6 +171,7 @@ struct bitmap {
   uint64_t map_offset;          /* where bytes[0] lies in that file */
   uint8_t *changed;             /* per block: ever changed in memory, so
                                  * no longer what that file holds */
+  uint64_t nchanged;            /* blocks with changed[b] set */
 };
 
 int bitmap_alloc (struct bitmap *bm, uint64_t nbits);
