@@ -6,6 +6,10 @@
  * little-endian word, which keeps bit n of the word equal to bit n of the
  * run whatever the host's byte order.  The buffer is padded with zero bytes
  * to a multiple of 8 so that a scan never reads past it.
+ *
+ * The bytes are malloc'd here, or mapped from the add-cow file by
+ * bitmap-map.c; then a long scan for set bits and the count skip the
+ * file's holes, and every block changed in memory is remembered.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,9 +43,13 @@ bitmap_alloc (struct bitmap *bm, uint64_t nbits)
 void
 bitmap_free (struct bitmap *bm)
 {
-  free (bm->bytes);
+  if (bm->map)
+    bitmap_unmap (bm);
+  else
+    free (bm->bytes);
   free (bm->dirty);
-  bm->bytes = bm->dirty = NULL;
+  free (bm->changed);
+  bm->bytes = bm->dirty = bm->changed = NULL;
 }
 
 bool
@@ -56,8 +64,13 @@ mark_dirty (struct bitmap *bm, uint64_t start, uint64_t count)
   uint64_t b, first = start / 8 / BITMAP_BLOCK;
   uint64_t last = (start + count - 1) / 8 / BITMAP_BLOCK;
 
-  for (b = first; b <= last; b++)
+  for (b = first; b <= last; b++) {
     bm->dirty[b] = 1;
+    if (bm->changed && !bm->changed[b]) {
+      bm->changed[b] = 1;
+      bm->nchanged++;
+    }
+  }
   bm->any_dirty = true;
 }
 
@@ -96,9 +109,23 @@ bitmap_clear_range (struct bitmap *bm, uint64_t start, uint64_t count)
   change_range (bm, start, count, false);
 }
 
+/* A scan this long for set bits in a mapped bitmap asks the file where
+ * its holes are instead of reading them (64 KiB of bitmap). */
+#define HOLE_SKIP_BITS (UINT64_C (8) << 16)
+
 uint64_t
 bitmap_find_bounded (const struct bitmap *bm, uint64_t start, uint64_t end,
                      bool value)
+{
+  end = min_u64 (end, bm->nbits);
+  if (bm->map && value && start < end && end - start >= HOLE_SKIP_BITS)
+    return bitmap_map_find_set (bm, start, end);
+  return bitmap_scan (bm, start, end, value);
+}
+
+uint64_t
+bitmap_scan (const struct bitmap *bm, uint64_t start, uint64_t end,
+             bool value)
 {
   uint64_t flip = value ? 0 : ~UINT64_C (0);
   uint64_t w, last, word, found;
@@ -126,15 +153,32 @@ bitmap_find (const struct bitmap *bm, uint64_t start, bool value)
 }
 
 uint64_t
+bitmap_count_range (const struct bitmap *bm, uint64_t start, uint64_t end)
+{
+  uint64_t n = 0, w, last, word;
+
+  end = min_u64 (end, bm->nbits);
+  if (start >= end)
+    return 0;
+  w = start / 64;
+  last = (end - 1) / 64;
+  for (; w <= last; w++) {
+    word = le64_load (bm->bytes + w * 8);
+    if (w == start / 64)
+      word &= ~UINT64_C (0) << (start % 64);
+    if (w == last && end % 64)
+      word &= ~(~UINT64_C (0) << (end % 64));
+    n += (uint64_t) __builtin_popcountll (word);
+  }
+  return n;
+}
+
+uint64_t
 bitmap_count (const struct bitmap *bm)
 {
-  uint64_t n = 0, w, nwords = bm->nbits / 64;
-
-  for (w = 0; w < nwords; w++)
-    n += (uint64_t) __builtin_popcountll (le64_load (bm->bytes + w * 8));
-  for (w = nwords * 64; w < bm->nbits; w++)
-    n += bitmap_get (bm, w);
-  return n;
+  if (bm->map)
+    return bitmap_map_count (bm);
+  return bitmap_count_range (bm, 0, bm->nbits);
 }
 
 unsigned

@@ -18,8 +18,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checked.h"
@@ -244,6 +247,35 @@ read_hint (int fd, uint64_t offset, uint64_t len)
 {
   (void) posix_fadvise (fd, (off_t) offset, (off_t) len,
                         POSIX_FADV_WILLNEED);
+}
+
+/* Ask the file system to deduplicate the first block of SRC_FD into
+ * DST_FD: it compares the two blocks and shares them only if they are
+ * equal, so no byte of either file changes, but it answers "same" or
+ * "differs" only where the two files can share extents - where
+ * copy_file_range clones instead of copying (XFS with reflink, btrfs; not
+ * ext4, not XFS without reflink, not across file systems). */
+bool
+copies_share_extents (const struct addcow_io *io, int src_fd, int dst_fd)
+{
+  struct {
+    struct file_dedupe_range range;
+    struct file_dedupe_range_info dst;
+  } q;
+  struct stat ss, ds;
+
+  if (!io_is_system (io) || fstat (src_fd, &ss) < 0
+      || fstat (dst_fd, &ds) < 0 || ds.st_blksize <= 0
+      || ss.st_size < ds.st_blksize || ds.st_size < ds.st_blksize)
+    return false;
+  memset (&q, 0, sizeof q);
+  q.range.src_length = (uint64_t) ds.st_blksize;
+  q.range.dest_count = 1;
+  q.dst.dest_fd = dst_fd;
+  if (ioctl (src_fd, FIDEDUPERANGE, &q) < 0)
+    return false;
+  return q.dst.status == FILE_DEDUPE_RANGE_SAME
+    || q.dst.status == FILE_DEDUPE_RANGE_DIFFERS;
 }
 
 int

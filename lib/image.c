@@ -220,6 +220,14 @@ load_bitmap (struct addcow *img, struct problems *p)
                  (unsigned long long) need);
   if (r < 0)
     return r;
+  /* Mapped where the file holds it all and the system calls do the I/O:
+   * untouched parts then cost nothing (bitmap-map.c).  A caller's I/O
+   * table (the crash tests' model of the disk) gets a copy read through
+   * it. */
+  if (io_is_system (&img->io) && img->meta.size >= need
+      && bitmap_map (&img->bm, img->nb_clusters, img->meta.fd,
+                     img->hdr.header_size, img->meta.size) == 0)
+    return check_bitmap_tail (img, p);
   r = bitmap_alloc (&img->bm, img->nb_clusters);
   if (r == -EFBIG)
     return set_error (EFBIG, "%s: the bitmap of %llu clusters is larger "

@@ -197,6 +197,14 @@ struct bitmap {
   uint8_t *dirty;               /* one flag per BITMAP_BLOCK bytes */
   uint64_t nblocks;
   bool any_dirty;
+  /* bitmap-map.c: bytes mapped from the add-cow file (NULL: malloc'd) */
+  void *map;                    /* the mapping (MAP_PRIVATE) */
+  size_t map_len;
+  int map_fd;                   /* a dup of the file mapped (when map) */
+  uint64_t map_offset;          /* where bytes[0] lies in that file */
+  uint8_t *changed;             /* per block: ever changed in memory, so
+                                 * no longer what that file holds */
+  uint64_t nchanged;            /* blocks with changed[b] set */
 };
 
 int bitmap_alloc (struct bitmap *bm, uint64_t nbits);
@@ -215,6 +223,29 @@ uint64_t bitmap_count (const struct bitmap *bm);
 unsigned bitmap_stray_bits (const struct bitmap *bm);
 void bitmap_clear_stray_bits (struct bitmap *bm);
 void bitmap_clear_dirty (struct bitmap *bm);
+/* The plain scans under bitmap_find_bounded and bitmap_count: every word
+ * of [START, END) is read (END is clamped to nbits). */
+uint64_t bitmap_scan (const struct bitmap *bm, uint64_t start, uint64_t end,
+                      bool value);
+uint64_t bitmap_count_range (const struct bitmap *bm, uint64_t start,
+                             uint64_t end);
+
+/* ---- bitmap-map.c: a bitmap mapped from its file ---------------------- */
+
+/* Map the NBITS bits at OFFSET of FD (FILE_SIZE bytes, which must hold
+ * them all) copy-on-write: untouched pages cost nothing and changes stay
+ * in memory until written back (pwrite, as for a malloc'd bitmap).  Bytes
+ * past the bitmap read as zeros up to the padding to 8.  -errno (nothing
+ * to free) when the file cannot be mapped. */
+int bitmap_map (struct bitmap *bm, uint64_t nbits, int fd, uint64_t offset,
+                uint64_t file_size);
+void bitmap_unmap (struct bitmap *bm);
+/* bitmap_find_bounded (VALUE true) and bitmap_count of a mapped bitmap,
+ * skipping the mapped file's holes (SEEK_DATA/SEEK_HOLE) where no block
+ * changed in memory: those bits are zero. */
+uint64_t bitmap_map_find_set (const struct bitmap *bm, uint64_t start,
+                              uint64_t end);
+uint64_t bitmap_map_count (const struct bitmap *bm);
 
 /* ---- the image handle -------------------------------------------------- */
 
@@ -448,6 +479,11 @@ int copy_source (struct copier *c, const struct source *s, int dst_fd,
  * data changes, so it is not part of the I/O table). */
 #define PREFETCH_BYTES (UINT64_C (32) << 20)
 void read_hint (int fd, uint64_t offset, uint64_t len);
+/* Would a copy from SRC_FD to DST_FD share extents (reflink) rather than
+ * move bytes?  A probe that changes no byte; false for a user's I/O table
+ * (its copy_range may not be copy_file_range). */
+bool copies_share_extents (const struct addcow_io *io, int src_fd,
+                           int dst_fd);
 /* Punch [offset, offset+len) of FD out if the I/O table can (space only:
  * nothing relies on it); unsupported is not an error. */
 int punch_if_possible (const struct addcow_io *io, int fd, uint64_t offset,
