@@ -124,10 +124,11 @@ qemu_nbd () {
     local first=$PORT
     run start_tls second file=vm.add-cow
     [ "$status" -ne 0 ]
-    grep -qx "nbdkit: error: $PWD/vm.add-cow: image is in use by another process" nbdkit-second.log
+    grep -qx "nbdkit: error: $PWD/vm.add-cow: Failed to get \"write\" lock" nbdkit-second.log
+    grep -qxF "Is another process using the image [$PWD/vm.add-cow]?" nbdkit-second.log
     run start_tls third file=vm.add-cow readonly=true
     [ "$status" -ne 0 ]
-    grep -q "vm.add-cow: image is in use by another process" nbdkit-third.log
+    grep -q "vm.add-cow: Failed to get shared \"write\" lock" nbdkit-third.log
     # The first one still serves.
     PORT=$first
     nbdinfo --size "$(tls_uri)"
