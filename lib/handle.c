@@ -17,7 +17,8 @@
  *  - a write or zeroing whose every cluster is allocated already (or that
  *    fails before touching anything: read-only, out of range): the body
  *    then only writes the image file at the same offsets;
- *  - a flush with no bit set since the last good one: only an fdatasync.
+ *  - a flush with no bit set since the last good one: only an fdatasync
+ *    (none at all when nothing was written: see addcow_flush).
  * Exclusive: whatever sets bits or clears dirty flags -- a write that
  * reaches an unallocated cluster, and a flush with bits to write.
  *

@@ -283,6 +283,81 @@ START_TEST (test_many_threads)
 }
 END_TEST
 
+/* Writers sharing clusters: writer W owns the W-th quarter of every
+ * cluster of [0, SAME_LEN) and writes pieces of it in its own order, so
+ * that copies-on-write of one cluster race each other (and a flusher). */
+#define SAME_LEN (2 * MiB)
+#define SAME_WRITERS 4
+
+struct same_writer {
+  unsigned w;
+  uint8_t *model;               /* shared: each writer touches its bytes */
+};
+
+static void *
+same_writer (void *arg)
+{
+  struct same_writer *sw = arg;
+  uint64_t s = 991 + sw->w, q = CS / SAME_WRITERS;
+  uint8_t buf[CS / SAME_WRITERS];
+  unsigned i;
+
+  for (i = 0; i < 3 * SAME_LEN / CS; i++) {
+    uint64_t c = next_rand (&s) % (SAME_LEN / CS);
+    uint64_t lo = next_rand (&s) % q, n = 1 + next_rand (&s) % (q - lo);
+    uint64_t off = c * CS + sw->w * q + lo;
+    tu_fill (buf, n, 7 + sw->w * 100 + i, off);
+    memcpy (sw->model + off, buf, n);
+    if (addcow_pwrite (img, buf, n, off) < 0)
+      errors++;
+  }
+  return NULL;
+}
+
+START_TEST (test_writers_share_clusters)
+{
+  char *dir = tu_mkdtemp ();
+  char *base = tu_join (dir, "base.raw"), *top = tu_join (dir, "vm.add-cow");
+  struct same_writer sw[SAME_WRITERS];
+  pthread_t t[SAME_WRITERS], ft;
+  uint8_t *model = malloc (SAME_LEN), *back = malloc (SAME_LEN);
+  unsigned w;
+
+  tu_make_file (base, SAME_LEN, BASE_SEED);
+  tu_fill (model, SAME_LEN, BASE_SEED, 0);
+  tu_create (top, NULL, "base.raw", "raw", CS, 0);
+  img = tu_open (top, true);
+  errors = 0;
+  atomic_store (&stop_flushing, false);
+  for (w = 0; w < SAME_WRITERS; w++) {
+    sw[w] = (struct same_writer) { w, model };
+    ck_assert_int_eq (pthread_create (&t[w], NULL, same_writer, &sw[w]), 0);
+  }
+  ck_assert_int_eq (pthread_create (&ft, NULL, flusher, NULL), 0);
+  for (w = 0; w < SAME_WRITERS; w++)
+    pthread_join (t[w], NULL);
+  atomic_store (&stop_flushing, true);
+  pthread_join (ft, NULL);
+  ck_assert_uint_eq (errors, 0);
+  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
+  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
+                 "a write into a shared cluster was lost");
+  ck_assert_int_eq (addcow_close (img), 0);
+  img = tu_open (top, false);
+  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
+  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
+                 "a write into a shared cluster was lost after reopening");
+  ck_assert_int_eq (addcow_close (img), 0);
+
+  free (model);
+  free (back);
+  free (base);
+  free (top);
+  tu_rmtree (dir);
+  free (dir);
+}
+END_TEST
+
 /* Count the fdatasyncs of each descriptor. */
 static atomic_uint datasyncs;
 
@@ -342,6 +417,7 @@ main (void)
 
   tcase_set_timeout (tc, 240);
   tcase_add_test (tc, test_many_threads);
+  tcase_add_test (tc, test_writers_share_clusters);
   tcase_add_test (tc, test_flush_only_what_was_written);
   suite_add_tcase (s, tc);
   return tu_run (s);
