@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # setup.sh - install what is missing (Debian packages), build, and then
-#   ./setup.sh demo   run the demo: a base image, an overlay, info, map, flatten
+#   ./setup.sh demo   install (to $ADDCOW_PREFIX, /usr/local by default) and
+#                     run the demo: a base image, an overlay, info, map, flatten
 #   ./setup.sh test   run every test: once normally, once under ASan+UBSan
 # Run as root, or as a user with sudo, on Debian 12 or later.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(cmake make gcc pkg-config check bats libjansson-dev mandoc
-          qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin)
+# Everything the build, the tests and the demo use.  bench/run installs the
+# few packages only the benchmarks need (fio, gnuplot, xfsprogs, ...) itself.
+PACKAGES=(cmake make gcc pkg-config check bats libjansson-dev mandoc man-db
+          zlib1g-dev libzstd-dev
+          qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin gnutls-bin jq
+          bash-completion dpkg-dev file)
+PREFIX=${ADDCOW_PREFIX:-/usr/local}
 
 install_missing() {
   local missing=() p sudo=()
@@ -36,27 +42,51 @@ run_tests() {
   ctest --test-dir build --output-on-failure -j2
   build build-asan -DADDCOW_SANITIZE=ON
   # nbdkit itself is not built with ASan, so the plugin cannot be loaded
-  # into it under ASan; its suite runs in the normal build above.
+  # into it under ASan; its suite and the examples (which use it) run in
+  # the normal build above.
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    ctest --test-dir build-asan --output-on-failure -j2 -E '^nbd/'
+    ctest --test-dir build-asan --output-on-failure -j2 -E '^(nbd|docs)/'
+}
+
+# install_build DIR: cmake --install into $PREFIX, then make `nbdkit addcow`
+# find the plugin by name: under a prefix other than /usr the plugin stays
+# in PREFIX/lib/nbdkit/plugins, and nbdkit's own plugin directory gets a
+# link to it.
+install_build() {
+  local sudo=() plugindir plugin=nbdkit-addcow-plugin.so
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  plugindir=$(pkg-config --variable=plugindir nbdkit)
+  "${sudo[@]}" cmake --install "$1" --prefix "$PREFIX" >/dev/null
+  if [ "$PREFIX" != /usr ]; then
+    "${sudo[@]}" ln -sfn "$PREFIX/lib/nbdkit/plugins/$plugin" "$plugindir/$plugin"
+  fi
+  "${sudo[@]}" ldconfig
+  echo "setup.sh: installed into $PREFIX: addcow-img, addcow-io, libaddcow," \
+       "addcow.h, libaddcow.pc, the man pages, the bash completion and the" \
+       "nbdkit plugin ($plugindir/$plugin: nbdkit addcow ...)"
 }
 
 stop_nbdkit() {   # stop_nbdkit PIDFILE: wait until it is gone (and unlocked)
   local pid
   pid=$(cat "$1")
-  kill "$pid"
+  kill "$pid" 2>/dev/null || return 0
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
 
-# The main job on a built-in demo: a golden base image, a VM overlay on it,
-# writes through addcow-io, info and map, then flatten: the raw file alone
-# is the disk.
+# The main job on a built-in demo, with the installed programs: a golden
+# base image, a VM overlay on it, writes through addcow-io, info and map,
+# then flatten: the raw file alone is the disk.
+DEMO_DIR=
+demo_cleanup() {
+  [ -f "$DEMO_DIR/nbd.pid" ] && stop_nbdkit "$DEMO_DIR/nbd.pid"
+  rm -rf "$DEMO_DIR"
+}
 run_demo() {
-  local bin=$PWD/${BUILD_DIR:-build}/cmd dir
-  local img=$bin/addcow-img io=$bin/addcow-io
-  local plugin=$bin/nbdkit-addcow/nbdkit-addcow-plugin.so
-  dir=$(mktemp -d /tmp/addcow-demo.XXXXXX)
-  trap 'rm -rf "$dir"' EXIT
+  local img=$PREFIX/bin/addcow-img io=$PREFIX/bin/addcow-io plugin=addcow dir
+  # A global, not a local: the EXIT trap runs after run_demo has returned.
+  DEMO_DIR=$(mktemp -d /tmp/addcow-demo.XXXXXX)
+  trap demo_cleanup EXIT
+  dir=$DEMO_DIR
   cd "$dir"
   show() {   # print the command (program without its directory), run it
     local a line="\$ ${1##*/}"
@@ -78,6 +108,7 @@ run_demo() {
   show qemu-io -f raw -c 'write -P 0x44 2M 64k' -c 'read -P 0x44 2M 64k' \
        "nbd+unix:///?socket=$dir/nbd.sock"
   stop_nbdkit "$dir/nbd.pid"
+  rm -f "$dir/nbd.pid"
   show "$img" info vm1.add-cow
   show "$img" map vm1.add-cow
   show "$img" map --output=json vm1.add-cow
@@ -94,7 +125,8 @@ run_demo() {
 }
 
 case "${1:-demo}" in
-  demo) install_missing; build build -DADDCOW_SANITIZE=OFF; run_demo ;;
+  demo) install_missing; build build -DADDCOW_SANITIZE=OFF
+        install_build build; run_demo ;;
   test) install_missing; run_tests ;;
   *) echo "usage: $0 [demo|test]" >&2; exit 1 ;;
 esac

@@ -157,19 +157,18 @@ lock_replaced (struct plan *pl)
 }
 
 int
-chain_depth_check (const char *file, const struct addcow *backing,
+chain_depth_check (const char *file, const struct layer *backing,
                    const char *given)
 {
-  const struct addcow *l;
+  const struct layer *l;
   unsigned n = 0;
 
-  for (l = backing; l; l = l->backing_img)
+  for (l = backing; l; l = l->backing)
     n++;
   if (n + 1 > ADDCOW_MAX_CHAIN_DEPTH)
     return set_error (ELOOP, "%s: backing file '%s' is a chain of %u "
-                      "add-cow layers: one more on top would be deeper "
-                      "than %d layers", file, given, n,
-                      ADDCOW_MAX_CHAIN_DEPTH);
+                      "layers: one more on top would be deeper than %d "
+                      "layers", file, given, n, ADDCOW_MAX_CHAIN_DEPTH);
   return 0;
 }
 
@@ -190,7 +189,7 @@ inspect_backing (const struct addcow_create_opts *opts, struct plan *pl,
     oo.flags = ADDCOW_OPEN_FORCE_SHARE;
     r = addcow_open (pl->backing_path, &oo, &b);
     if (r == 0)
-      r = chain_depth_check (pl->path, b, opts->backing_name);
+      r = chain_depth_check (pl->path, &b->self, opts->backing_name);
     *size = b ? b->virtual_size : 0;
     addcow_close (b);
   }

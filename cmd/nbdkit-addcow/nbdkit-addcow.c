@@ -7,66 +7,18 @@
  * locked or broken image stops the server before it listens) and closed,
  * with a final flush, in .cleanup.  Every connection shares it.
  *
- * THREAD MODEL: NBDKIT_THREAD_MODEL_PARALLEL, with one reader-writer lock
- * around the handle.  A libaddcow handle is not thread-safe as a whole, but
- * its operations fall in two classes (lib/read.c, write.c, status.c, io.c):
- *
- *  (S) "shared": the call only reads the handle's memory (the in-memory COW
- *      bitmap, sizes, file descriptors) and does positioned I/O (pread,
- *      pwrite, fallocate, fdatasync, lseek SEEK_DATA/SEEK_HOLE, whose
- *      results do not depend on the file offset) on descriptors that stay
- *      open for the handle's life.  Error messages are thread-local.  These
- *      are:
- *        - addcow_pread, addcow_is_allocated, addcow_block_status (also
- *          down an add-cow backing chain, which is opened read-only and
- *          never changes);
- *        - addcow_pwrite and addcow_pwrite_zeroes on a range whose every
- *          cluster is already allocated in the top layer: write_common then
- *          only calls write_run, i.e. pwrite or a hole punch at the same
- *          offset; no bit changes and the shared COW buffer (cluster_buf)
- *          is not touched;
- *        - addcow_flush when no bit has been set since the last completed
- *          flush: it then only fdatasyncs the image file.
- *  (X) "exclusive": everything else -- a write or zero that reaches an
- *      unallocated cluster (it fills img->cluster_buf, sets bits and dirty
- *      flags), and a flush with pending bitmap updates (it writes the dirty
- *      bitmap blocks and clears the dirty flags).
- *
- * (S) calls hold the lock shared, (X) calls hold it exclusive, so no memory
- * of the handle is ever written while anybody else reads it: no data race.
- * Whether a write is (S) is decided with addcow_is_allocated under the
- * shared lock and acted on under that same lock; since only (X) calls
- * change bits (a copy-on-write sets them; a flush whose data sync fails
- * forgets the bits it could not vouch for), the answer cannot go stale
- * before the write.  When the range is not wholly allocated we drop the
- * shared lock and redo the whole call under the exclusive one (the library
- * call re-examines the bitmap itself, so what changed in between is fine).
- * The lock prefers writers, so a stream of reads cannot starve a COW write.
- *
- * COPY-ON-WRITE is prepared under the shared lock: a write whose clusters
- * are all unallocated is widened to those whole clusters, the parts it does
- * not cover are read (addcow_pread: backing data or zeros) and the write is
- * merged in.  Under the exclusive lock, if the widened range is still all
- * unallocated, the library gets whole clusters, which it writes in one go
- * and marks allocated, with no copy of its own.  The bytes read are still
- * current then: a range can only be written under the exclusive lock while
- * it is unallocated, and such a write allocates it in the same critical
- * section, so "still unallocated" means "nobody wrote it since" (or a
- * failed flush forgot what they wrote, and the range again reads the
- * backing data we read).  If the range got allocated meanwhile, the
- * original write goes to the library instead (its own copy-on-write, or a
- * plain write).
- *
- * "No bit set since the last flush" is our own flag, bitmap_may_be_dirty:
- * set under the exclusive lock by every (X) write, cleared under the
- * exclusive lock by a flush that succeeded, read under the shared lock.
+ * THREAD MODEL: NBDKIT_THREAD_MODEL_PARALLEL.  A libaddcow handle is safe
+ * for concurrent calls (its contract is in addcow.h and libaddcow(3),
+ * THREAD SAFETY): reads, block status and writes into allocated clusters
+ * run side by side; copy-on-write and a flush with bits to write are
+ * serialised inside the library.  So the plugin takes no lock of its own.
  *
  * Ordering on disk (spec section 7) is the library's: new bits stay in
  * memory until addcow_flush, which syncs the image file, then writes the
  * bitmap, then syncs the add-cow file.  A flush or FUA request goes through
  * addcow_flush, so a bit never reaches the disk before the data it vouches
  * for, and a crash (or kill -9 of nbdkit) leaves every cluster with its old
- * or its new contents.  A shared write into a cluster whose bit is not yet
+ * or its new contents.  A write into a cluster whose bit is not yet
  * on disk is fine: after a crash the cluster reads from the backing file,
  * its old contents, because the write had not been flushed.
  *
@@ -95,7 +47,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,9 +66,6 @@ static char *filename;          /* absolute path of the add-cow file */
 static bool open_readonly;      /* readonly=true */
 
 static struct addcow *img;      /* the one handle, from get_ready on */
-static pthread_rwlock_t lock;   /* see the top of this file */
-static bool lock_ready;
-static bool bitmap_may_be_dirty = true; /* written only under wrlock */
 static bool punch_ok;           /* the image file can punch holes */
 
 /* ---- errors --------------------------------------------------------- */
@@ -137,24 +85,6 @@ fail (int r)
     nbdkit_error ("%s", msg);
   nbdkit_set_error (-r);
   return -1;
-}
-
-static void
-rdlock (void)
-{
-  pthread_rwlock_rdlock (&lock);
-}
-
-static void
-wrlock (void)
-{
-  pthread_rwlock_wrlock (&lock);
-}
-
-static void
-unlock (void)
-{
-  pthread_rwlock_unlock (&lock);
 }
 
 /* ---- configuration and life cycle ---------------------------------- */
@@ -230,7 +160,6 @@ static int
 addcow_get_ready (void)
 {
   struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
-  pthread_rwlockattr_t attr;
   int r;
 
   opts.flags = open_readonly ? 0 : ADDCOW_OPEN_WRITE;
@@ -250,17 +179,6 @@ addcow_get_ready (void)
                                                 : "-",
                 open_readonly ? "read-only" : "read-write",
                 punch_ok ? "works" : "unavailable");
-
-  /* Writers first: a stream of reads must not starve a copy-on-write. */
-  if ((r = pthread_rwlockattr_init (&attr)) != 0
-      || (r = pthread_rwlockattr_setkind_np
-                (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP)) != 0
-      || (r = pthread_rwlock_init (&lock, &attr)) != 0) {
-    nbdkit_error ("pthread_rwlock_init: %s", strerror (r));
-    return -1;
-  }
-  pthread_rwlockattr_destroy (&attr);
-  lock_ready = true;
   return 0;
 }
 
@@ -275,9 +193,6 @@ addcow_cleanup (void)
   if ((r = addcow_close (img)) < 0)
     nbdkit_error ("%s", addcow_get_error ());
   img = NULL;
-  if (lock_ready)
-    pthread_rwlock_destroy (&lock);
-  lock_ready = false;
 }
 
 static void
@@ -387,109 +302,21 @@ addcow_can_multi_conn (void *handle)
 
 /* ---- data ---------------------------------------------------------- */
 
-/* Is every cluster of the range allocated in the top layer?  Shared lock. */
-static bool
-range_allocated (uint64_t offset, uint32_t count)
-{
-  uint64_t len;
-
-  return addcow_is_allocated (img, offset, count, &len) == 1 && len >= count;
-}
-
 static int
 do_flush (void)
 {
-  int r;
+  int r = addcow_flush (img);
 
-  rdlock ();
-  if (!bitmap_may_be_dirty) {
-    r = addcow_flush (img);             /* (S): only syncs the image file */
-    unlock ();
-  }
-  else {
-    unlock ();
-    wrlock ();
-    r = addcow_flush (img);             /* (X): data, bitmap, add-cow file */
-    if (r == 0)
-      bitmap_may_be_dirty = false;
-    unlock ();
-  }
   return r < 0 ? fail (r) : 0;
 }
 
-/* Is every cluster of the range unallocated in the top layer?  Shared
- * lock (or exclusive). */
-static bool
-range_unallocated (uint64_t offset, uint64_t count)
-{
-  uint64_t len;
-
-  return addcow_is_allocated (img, offset, count, &len) == 0 && len >= count;
-}
-
-/* Copy-on-write, the slow part outside the exclusive lock.  Under the
- * shared lock: if the clusters that BUF touches are all unallocated, read
- * what BUF does not cover of them (backing data or zeros) and return the
- * whole clusters [*START, *END) with BUF merged in (malloc'd).  NULL when
- * that does not apply (aligned, partly allocated) or fails: the caller then
- * lets the library do it all.  See "COPY-ON-WRITE" at the top. */
-static uint8_t *
-prepare_cow (const void *buf, uint32_t count, uint64_t offset,
-             uint64_t *start, uint64_t *end)
-{
-  uint64_t cs = addcow_get_cluster_size (img);
-  uint64_t size = addcow_get_virtual_size (img);
-  uint64_t s = offset & ~(cs - 1), e = (offset + count + cs - 1) & ~(cs - 1);
-  uint8_t *wide;
-
-  if (e > size)
-    e = size;
-  if ((s == offset && e == offset + count) || !range_unallocated (s, e - s)
-      || !(wide = malloc (e - s)))
-    return NULL;
-  if (addcow_pread (img, wide, offset - s, s) < 0
-      || addcow_pread (img, wide + (offset - s) + count,
-                       e - (offset + count), offset + count) < 0) {
-    free (wide);
-    return NULL;
-  }
-  memcpy (wide + (offset - s), buf, count);
-  *start = s;
-  *end = e;
-  return wide;
-}
-
-/* A write (BUF) or zeroing (BUF NULL): shared when it stays inside
- * allocated clusters, exclusive when it may copy-on-write or set bits. */
+/* A write (BUF) or zeroing (BUF NULL), then FUA's flush if asked. */
 static int
 do_write (const void *buf, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  uint8_t *wide = NULL;
-  uint64_t start = 0, end = 0;
-  int r;
-
-  if (count == 0)
-    return 0;
-  rdlock ();
-  if (range_allocated (offset, count)) {
-    r = buf ? addcow_pwrite (img, buf, count, offset)
-            : addcow_pwrite_zeroes (img, count, offset);
-    unlock ();
-  }
-  else {
-    if (buf)
-      wide = prepare_cow (buf, count, offset, &start, &end);
-    unlock ();
-    wrlock ();
-    if (wide && range_unallocated (start, end - start))
-      r = addcow_pwrite (img, wide, end - start, start);
-    else
-      r = buf ? addcow_pwrite (img, buf, count, offset)
+  int r = buf ? addcow_pwrite (img, buf, count, offset)
               : addcow_pwrite_zeroes (img, count, offset);
-    bitmap_may_be_dirty = true;         /* even a failed write may set bits */
-    unlock ();
-    free (wide);
-  }
+
   if (r < 0)
     return fail (r);
   return (flags & NBDKIT_FLAG_FUA) ? do_flush () : 0;
@@ -503,9 +330,7 @@ addcow_pread_data (void *handle, void *buf, uint32_t count, uint64_t offset,
 
   (void) handle;
   (void) flags;
-  rdlock ();
   r = addcow_pread (img, buf, count, offset);
-  unlock ();
   return r < 0 ? fail (r) : 0;
 }
 
@@ -528,7 +353,6 @@ zero_is_fast (uint32_t count, uint64_t offset)
 
   if (punch_ok)
     return true;
-  rdlock ();
   while (fast && offset < end) {
     if (addcow_block_status (img, offset, end - offset, &ext) < 0)
       fast = false;
@@ -537,7 +361,6 @@ zero_is_fast (uint32_t count, uint64_t offset)
       offset += ext.length;
     }
   }
-  unlock ();
   return fast;
 }
 
@@ -552,8 +375,9 @@ addcow_zero (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   return do_write (NULL, count, offset, flags);
 }
 
-/* Punch the allocated runs; leave the others as they are.  Shared lock:
- * zeroing allocated clusters is an (S) call. */
+/* Punch the allocated runs; leave the others as they are.  A run found
+ * allocated stays so unless a failed flush forgets its bits meanwhile;
+ * zeroing it then copies zeros in, which TRIM allows as well. */
 static int
 addcow_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
@@ -561,14 +385,12 @@ addcow_trim (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   int r = 0;
 
   (void) handle;
-  rdlock ();
   while (offset < end) {
     if ((r = addcow_is_allocated (img, offset, end - offset, &len)) < 0
         || (r == 1 && (r = addcow_pwrite_zeroes (img, len, offset)) < 0))
       break;
     offset += len;
   }
-  unlock ();
   if (r < 0)
     return fail (r);
   return (flags & NBDKIT_FLAG_FUA) ? do_flush () : 0;
@@ -594,21 +416,17 @@ addcow_extents (void *handle, uint32_t count, uint64_t offset,
   int r = 0;
 
   (void) handle;
-  rdlock ();
   while (offset < end) {
     if ((r = addcow_block_status (img, offset, end - offset, &ext)) < 0)
       break;
     type = (ext.flags & ADDCOW_EXTENT_DATA) || !(ext.flags & ADDCOW_EXTENT_ZERO)
       ? 0 : NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO;
-    if (nbdkit_add_extent (extents, offset, ext.length, type) == -1) {
-      unlock ();
+    if (nbdkit_add_extent (extents, offset, ext.length, type) == -1)
       return -1;
-    }
     offset += ext.length;
     if (flags & NBDKIT_FLAG_REQ_ONE)
       break;
   }
-  unlock ();
   return r < 0 ? fail (r) : 0;
 }
 

@@ -62,11 +62,15 @@ assert_same_map() {
 0x80000         0x10000         0x80000         ov.raw"
 }
 
-@test "map: an image without a backing file is one run of data" {
+@test "map: an image without a backing file maps as qemu-img map -f raw of its image file" {
     "$IMG" create -q x.add-cow 3M
     run "$IMG" map --output=json x.add-cow
     assert_status 0
-    assert_text "$output" '[{ "start": 0, "length": 3145728, "depth": 0, "present": true, "zero": false, "data": true, "offset": 0}]'
+    assert_text "$output" '[{ "start": 0, "length": 3145728, "depth": 0, "present": true, "zero": true, "data": false, "offset": 0}]'
+    assert_text "$output" "$(qemu-img map -f raw --output=json x.raw)"
+    qemu-io -f raw -c 'write -q -P 7 1M 64k' -c 'write -q -P 8 2M 4k' x.raw
+    run "$IMG" map --output=json x.add-cow
+    assert_text "$output" "$(qemu-img map -f raw --output=json x.raw)"
 }
 
 @test "map: an overlay with nothing written shows the backing file" {

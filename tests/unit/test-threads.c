@@ -1,0 +1,292 @@
+/*
+ * test-threads.c - one handle used from many threads at once, as the
+ * concurrency contract of addcow.h allows: block status, allocation
+ * queries and reads from many threads, with writes (copy-on-write
+ * included) to disjoint ranges and flushes beside them.
+ *
+ * The disk: 16 MiB over a raw backing file of alternating 1 MiB of data
+ * and 1 MiB holes (the backing file's data/hole answers are what the
+ * handle caches), with every seventh 64 KiB cluster already written in the
+ * overlay, so that runs of the overlay cut the backing file's extents.
+ * Every answer of block status and is_allocated must be exactly the one a
+ * single thread got for the same question beforehand; every read must
+ * return the bytes the layout says.  The last 4 MiB belong to four writer
+ * threads (1 MiB each, unaligned writes and zeroes, so most of them copy
+ * on write); after the threads join, and again after a reopen, each writer
+ * range holds exactly what a model of its writes says.
+ *
+ * Built twice: normally, and with ThreadSanitizer (unit/threads-tsan),
+ * where a data race fails the test as well.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define MiB (UINT64_C (1) << 20)
+#define CS (64u << 10)
+#define DISK (16 * MiB)
+#define SHARED_END (12 * MiB)   /* [0, 12M): readers; [12M, 16M): writers */
+#define NWRITERS 4
+#define NREADERS 6
+#define NQUERIES 4096
+#ifdef __SANITIZE_THREAD__      /* ten times slower: less of it */
+#define ROUNDS 2                /* passes of each reader over the queries */
+#define WRITES 100              /* per writer */
+#else
+#define ROUNDS 6
+#define WRITES 300
+#endif
+#define READ_MAX (64u << 10)
+
+#define BASE_SEED 1
+#define TOP_SEED 2
+
+/* What the layout says the disk holds at OFFSET (outside writer ranges). */
+static uint8_t
+expected_byte (uint64_t offset)
+{
+  if ((offset / CS) % 7 == 3)
+    return tu_pattern_byte (TOP_SEED, offset);
+  if ((offset / MiB) % 2 == 0)
+    return tu_pattern_byte (BASE_SEED, offset);
+  return 0;
+}
+
+struct query {
+  uint64_t offset, max;
+  struct addcow_extent ext;     /* the serial answer */
+  int alloc;
+  uint64_t alloc_len;
+};
+
+static struct addcow *img;
+static struct query queries[NQUERIES];
+static atomic_uint wrong_status, wrong_alloc, wrong_read, errors;
+static atomic_bool stop_flushing;
+
+/* A small deterministic generator per thread. */
+static uint64_t
+next_rand (uint64_t *s)
+{
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static bool
+same_extent (const struct addcow_extent *a, const struct addcow_extent *b)
+{
+  return a->start == b->start && a->length == b->length
+    && a->depth == b->depth && a->flags == b->flags && a->offset == b->offset
+    && (a->filename == b->filename
+        || (a->filename && b->filename
+            && strcmp (a->filename, b->filename) == 0));
+}
+
+/* Questions at offsets near extent and cluster boundaries and anywhere,
+ * answered once by this thread alone. */
+static void
+make_queries (void)
+{
+  uint64_t s = 0x1234567;
+  unsigned i;
+
+  for (i = 0; i < NQUERIES; i++) {
+    struct query *q = &queries[i];
+    uint64_t r = next_rand (&s);
+    switch (r % 3) {
+    case 0: q->offset = (r >> 8) % SHARED_END; break;
+    case 1: q->offset = ((r >> 8) % (SHARED_END / CS)) * CS; break;
+    default: q->offset = ((r >> 8) % (SHARED_END / MiB)) * MiB
+        + (r >> 40) % 8192; break;
+    }
+    if (q->offset >= SHARED_END)
+      q->offset = SHARED_END - 1;
+    q->max = 1 + (next_rand (&s) % (SHARED_END - q->offset));
+    ck_assert_int_eq (addcow_block_status (img, q->offset, q->max, &q->ext),
+                      0);
+    q->alloc = addcow_is_allocated (img, q->offset, q->max, &q->alloc_len);
+    ck_assert_int_ge (q->alloc, 0);
+  }
+}
+
+static void *
+reader (void *arg)
+{
+  uint64_t s = 0x9e3779b9u * (uintptr_t) arg + 1, len;
+  uint8_t *buf = malloc (READ_MAX);
+  struct addcow_extent ext;
+  unsigned round, i, k;
+  int a;
+
+  for (round = 0; round < ROUNDS; round++) {
+    for (k = 0; k < NQUERIES; k++) {
+      const struct query *q = &queries[(k * 7 + (uintptr_t) arg * 613
+                                        + round * 31) % NQUERIES];
+      if (addcow_block_status (img, q->offset, q->max, &ext) < 0)
+        errors++;
+      else if (!same_extent (&ext, &q->ext))
+        wrong_status++;
+      a = addcow_is_allocated (img, q->offset, q->max, &len);
+      if (a != q->alloc || len != q->alloc_len)
+        wrong_alloc++;
+      if (k % 16 == 0) {        /* a read now and then */
+        uint64_t off = next_rand (&s) % (SHARED_END - 1);
+        size_t n = 1 + next_rand (&s) % READ_MAX;
+        if (n > SHARED_END - off)
+          n = SHARED_END - off;
+        if (addcow_pread (img, buf, n, off) < 0)
+          errors++;
+        else
+          for (i = 0; i < n; i++)
+            if (buf[i] != expected_byte (off + i)) {
+              wrong_read++;
+              break;
+            }
+      }
+    }
+  }
+  free (buf);
+  return NULL;
+}
+
+/* Writer W owns [SHARED_END + W MiB, + 1 MiB); MODEL is what it must hold
+ * (starting with the layout's bytes). */
+struct writer {
+  unsigned w;
+  uint8_t model[MiB];
+  uint8_t buf[40000];
+};
+
+static void *
+writer (void *arg)
+{
+  struct writer *wr = arg;
+  uint64_t base = SHARED_END + wr->w * MiB, s = 77 + wr->w;
+  unsigned i;
+
+  for (i = 0; i < WRITES; i++) {
+    uint64_t off = next_rand (&s) % MiB;
+    size_t n = 1 + next_rand (&s) % sizeof wr->buf;
+    bool zero = next_rand (&s) % 5 == 0;
+    if (n > MiB - off)
+      n = MiB - off;
+    if (zero) {
+      memset (wr->model + off, 0, n);
+      if (addcow_pwrite_zeroes (img, n, base + off) < 0)
+        errors++;
+    }
+    else {
+      tu_fill (wr->buf, n, 100 + wr->w * 1000 + i, base + off);
+      memcpy (wr->model + off, wr->buf, n);
+      if (addcow_pwrite (img, wr->buf, n, base + off) < 0)
+        errors++;
+    }
+  }
+  return NULL;
+}
+
+static void *
+flusher (void *arg)
+{
+  (void) arg;
+  while (!atomic_load (&stop_flushing))
+    if (addcow_flush (img) < 0)
+      errors++;
+  return NULL;
+}
+
+static void
+check_writers (struct writer *wr)
+{
+  uint8_t *buf = malloc (MiB);
+  unsigned w;
+
+  for (w = 0; w < NWRITERS; w++) {
+    ck_assert_int_eq (addcow_pread (img, buf, MiB, SHARED_END + w * MiB), 0);
+    ck_assert_msg (memcmp (buf, wr[w].model, MiB) == 0,
+                   "writer %u's range differs from its model", w);
+  }
+  free (buf);
+}
+
+START_TEST (test_many_threads)
+{
+  char *dir = tu_mkdtemp ();
+  char *base = tu_join (dir, "base.raw"), *top = tu_join (dir, "vm.add-cow");
+  pthread_t rt[NREADERS], wt[NWRITERS], ft;
+  struct writer *wr = calloc (NWRITERS, sizeof *wr);
+  uint8_t *buf = malloc (MiB);
+  uint64_t off;
+  unsigned t, i;
+
+  /* The backing file: data in even MiBs, holes in odd ones. */
+  tu_make_file (base, DISK, 0);
+  for (off = 0; off < DISK; off += 2 * MiB) {
+    tu_fill (buf, MiB, BASE_SEED, off);
+    tu_pwrite (base, buf, MiB, off);
+  }
+  tu_create (top, NULL, "base.raw", "raw", CS, 0);
+  img = tu_open (top, true);
+  for (off = 3 * CS; off < DISK; off += 7 * CS) {
+    tu_fill (buf, CS, TOP_SEED, off);
+    ck_assert_int_eq (addcow_pwrite (img, buf, CS, off), 0);
+  }
+  ck_assert_int_eq (addcow_flush (img), 0);
+  make_queries ();
+
+  for (t = 0; t < NWRITERS; t++) {
+    wr[t].w = t;
+    for (i = 0; i < MiB; i++)
+      wr[t].model[i] = expected_byte (SHARED_END + t * MiB + i);
+    ck_assert_int_eq (pthread_create (&wt[t], NULL, writer, &wr[t]), 0);
+  }
+  for (t = 0; t < NREADERS; t++)
+    ck_assert_int_eq (pthread_create (&rt[t], NULL, reader,
+                                      (void *) (uintptr_t) t), 0);
+  ck_assert_int_eq (pthread_create (&ft, NULL, flusher, NULL), 0);
+  for (t = 0; t < NREADERS; t++)
+    pthread_join (rt[t], NULL);
+  for (t = 0; t < NWRITERS; t++)
+    pthread_join (wt[t], NULL);
+  atomic_store (&stop_flushing, true);
+  pthread_join (ft, NULL);
+
+  ck_assert_uint_eq (errors, 0);
+  ck_assert_msg (wrong_status == 0, "%u wrong block status answers",
+                 (unsigned) wrong_status);
+  ck_assert_msg (wrong_alloc == 0, "%u wrong allocation answers",
+                 (unsigned) wrong_alloc);
+  ck_assert_msg (wrong_read == 0, "%u wrong reads", (unsigned) wrong_read);
+  check_writers (wr);
+
+  ck_assert_int_eq (addcow_close (img), 0);
+  img = tu_open (top, false);
+  check_writers (wr);
+  ck_assert_int_eq (addcow_close (img), 0);
+
+  free (buf);
+  free (wr);
+  free (base);
+  free (top);
+  tu_rmtree (dir);
+  free (dir);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("threads");
+  TCase *tc = tcase_create ("threads");
+
+  tcase_set_timeout (tc, 240);
+  tcase_add_test (tc, test_many_threads);
+  suite_add_tcase (s, tc);
+  return tu_run (s);
+}
