@@ -264,3 +264,57 @@ print_table() {
   done
   ROWS=()
 }
+
+# --- bench/run's convention (bench/README.md) --------------------------------
+
+# BENCH_SCALE=small asks for a smoke run: tiny sizes, one run each.
+: "${BENCH_SCALE:=full}"
+
+# bench_tsv OPERATION OURS PEER FLOOR TARGET [UNIT]: one result row for
+# bench/run's table, appended to $BENCH_TSV when bench/run set it.  OURS,
+# PEER, FLOOR are numbers in UNIT (s by default; also KiB, MiB/s) or '-';
+# TARGET is '-', '<=K*peer', '<=K*floor', '>=K*peer', '>=K*floor' or '<=N'.
+bench_tsv() {
+  [ -n "${BENCH_TSV:-}" ] || return 0
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-s}" >> "$BENCH_TSV"
+}
+
+# now: seconds since the epoch, with nanoseconds.
+now() { date +%s.%N; }
+
+# time_cmd CMD...: run CMD, print its wall time in seconds (its output goes
+# to /dev/null; a failure is a failure of the bench).
+time_cmd() {
+  local t0 t1
+  t0=$(now)
+  "$@" >/dev/null 2>&1 || die "failed: $*"
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }'
+}
+
+# median_of: the median of the numbers on stdin, one a line.
+median_of() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# alternate RUNS PREPARE -- A... -- B...: time A and B RUNS times each, in
+# alternating order (A B, B A, A B, ...), with PREPARE (a shell string, not
+# timed) before every run; prints "MEDIAN_A MEDIAN_B".
+alternate() {
+  local runs=$1 prep=$2 i a=() b=() ta=() tb=()
+  shift 2; [ "$1" = -- ] && shift
+  while [ "$1" != -- ]; do a+=("$1"); shift; done
+  shift; b=("$@")
+  for (( i = 0; i < runs; i++ )); do
+    if (( i % 2 == 0 )); then
+      bash -c "$prep" >/dev/null 2>&1 || die "prepare failed: $prep"; ta+=("$(time_cmd "${a[@]}")")
+      bash -c "$prep" >/dev/null 2>&1 || die "prepare failed: $prep"; tb+=("$(time_cmd "${b[@]}")")
+    else
+      bash -c "$prep" >/dev/null 2>&1 || die "prepare failed: $prep"; tb+=("$(time_cmd "${b[@]}")")
+      bash -c "$prep" >/dev/null 2>&1 || die "prepare failed: $prep"; ta+=("$(time_cmd "${a[@]}")")
+    fi
+  done
+  printf '%s %s\n' "$(printf '%s\n' "${ta[@]}" | median_of)" \
+    "$(printf '%s\n' "${tb[@]}" | median_of)"
+}

@@ -28,6 +28,10 @@ static const struct command commands[] = {
   { "map", cmd_map, "show which layer provides each part of the disk" },
   { "commit", cmd_commit, "write an image's clusters into its backing file" },
   { "rebase", cmd_rebase, "change the backing file, or flatten the image" },
+  { "resize", cmd_resize, "grow or shrink the virtual disk" },
+  { "measure", cmd_measure, "the storage an image or a copy of one needs" },
+  { "compare", cmd_compare, "tell whether two images hold the same disk" },
+  { "convert", cmd_convert, "write an image's disk to a raw file or add-cow" },
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

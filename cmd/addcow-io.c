@@ -41,10 +41,12 @@ struct io_command {
   int argmin, argmax;           /* argmax -1: no limit */
   const char *args;
   const char *oneline;
+  bool writes;                  /* refused under -r, as qemu-io does */
 };
 
 static const struct io_command *find_io_command (const char *name);
 static int quit_requested;
+static bool read_only;          /* -r */
 
 /* ---------------------------------------------------------------------- */
 /* Numbers, patterns and statistics, as qemu-io prints them. */
@@ -165,8 +167,10 @@ static void dump_buffer (const unsigned char *buf, uint64_t offset,
 
 static void print_usage (const struct io_command *ct)
 {
-  printf ("%s%s%s -- %s\n", ct->name, *ct->args ? " " : "", ct->args,
-          ct->oneline);
+  /* qemu-io: no blank without arguments (NULL), one before them, even
+   * when they are "" (its "map  -- "). */
+  printf ("%s%s%s -- %s\n", ct->name, ct->args ? " " : "",
+          ct->args ? ct->args : "", ct->oneline);
 }
 
 static int usage (const char *name)
@@ -342,6 +346,118 @@ static int flush_f (struct addcow *img, int argc, char **argv)
   return 0;
 }
 
+/* qemu-io discard: the whole clusters inside the range read as zeros
+ * afterwards (their bits stay set, so the backing file never shows
+ * through, as a qcow2 overlay keeps a zero cluster); the rest of the range
+ * is left alone, since a discard is only advice. */
+static int discard_f (struct addcow *img, int argc, char **argv)
+{
+  bool quiet = false;
+  int c, r;
+  uint64_t offset, count, cs = addcow_get_cluster_size (img), start, end;
+  struct timespec ts;
+
+  while ((c = getopt (argc, argv, "Cq")) != -1) {
+    switch (c) {
+    case 'C': break;            /* machine-parsable statistics: as usual */
+    case 'q': quiet = true; break;
+    default: return usage ("discard");
+    }
+  }
+  if (optind != argc - 2)
+    return usage ("discard");
+  r = parse_range (img, argv + optind, &offset, &count);
+  if (r == -EIO)
+    return io_failed ("discard", r, false);
+  if (r < 0)
+    return r;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  start = (offset + cs - 1) / cs * cs;
+  end = (offset + count) / cs * cs;
+  if (end > start && (r = addcow_pwrite_zeroes (img, end - start, start)) < 0)
+    return io_failed ("discard", r, true);
+  if (!quiet)
+    print_report ("discard", &ts, offset, count);
+  return 0;
+}
+
+static int length_f (struct addcow *img, int argc, char **argv)
+{
+  char s[64];
+
+  (void) argc;
+  (void) argv;
+  cvtstr ((double) addcow_get_virtual_size (img), s, sizeof s);
+  printf ("%s\n", s);
+  return 0;
+}
+
+/* Allocated in this image (not below it), as qemu-io's bdrv_is_allocated:
+ * the length of the run at OFFSET with one answer, merged over the runs
+ * addcow_is_allocated returns. */
+static int allocated_run (struct addcow *img, uint64_t offset, uint64_t max,
+                          uint64_t *len)
+{
+  uint64_t n;
+  int first = -1, r;
+
+  *len = 0;
+  while (*len < max) {
+    r = addcow_is_allocated (img, offset + *len, max - *len, &n);
+    if (r < 0)
+      return r;
+    if (first >= 0 && r != first)
+      break;
+    first = r;
+    *len += n;
+  }
+  return first < 0 ? 0 : first;
+}
+
+static int alloc_f (struct addcow *img, int argc, char **argv)
+{
+  uint64_t size = addcow_get_virtual_size (img), offset, count = 512;
+  uint64_t sum = 0, n, done;
+  char s[64];
+  int r;
+
+  if (parse_num (argv[1], &offset) < 0
+      || (argc == 3 && parse_num (argv[2], &count) < 0))
+    return -EINVAL;
+  /* qemu-io clamps the range to the disk. */
+  count = offset >= size ? 0 : count < size - offset ? count : size - offset;
+  for (done = 0; done < count; done += n) {
+    r = allocated_run (img, offset + done, count - done, &n);
+    if (r < 0)
+      return io_failed ("alloc", r, true);
+    if (r)
+      sum += n;
+  }
+  cvtstr ((double) offset, s, sizeof s);
+  printf ("%" PRIu64 "/%" PRIu64 " bytes allocated at offset %s\n", sum,
+          count, s);
+  return 0;
+}
+
+static int map_f (struct addcow *img, int argc, char **argv)
+{
+  uint64_t size = addcow_get_virtual_size (img), offset, n;
+  char s1[64], s2[64];
+  int r;
+
+  (void) argc;
+  (void) argv;
+  for (offset = 0; offset < size; offset += n) {
+    if ((r = allocated_run (img, offset, size - offset, &n)) < 0)
+      return io_failed ("map", r, true);
+    cvtstr ((double) n, s1, sizeof s1);
+    cvtstr ((double) offset, s2, sizeof s2);
+    printf ("%s (0x%" PRIx64 ") bytes %s at offset %s (0x%" PRIx64 ")\n",
+            s1, n, r ? "    allocated" : "not allocated", s2, offset);
+  }
+  return 0;
+}
+
 static int quit_f (struct addcow *img, int argc, char **argv)
 {
   (void) img;
@@ -354,15 +470,23 @@ static int quit_f (struct addcow *img, int argc, char **argv)
 static int help_f (struct addcow *img, int argc, char **argv);
 
 static const struct io_command io_commands[] = {
-  { "flush", "f", flush_f, 0, 0, "",
-    "flush all in-core file state to disk" },
-  { "help", "?", help_f, 0, 0, "",
-    "help for one or all commands" },
-  { "quit", "q", quit_f, 0, 0, "", "exit the program" },
+  { "alloc", "", alloc_f, 1, 2, "offset [count]",
+    "checks if offset is allocated in the file", false },
+  { "discard", "d", discard_f, 2, -1, "[-Cq] off len",
+    "discards a number of bytes at a specified offset", true },
+  { "flush", "f", flush_f, 0, 0, NULL,
+    "flush all in-core file state to disk", false },
+  { "help", "?", help_f, 0, 0, NULL,
+    "help for one or all commands", false },
+  { "length", "l", length_f, 0, 0, NULL, "gets the length of the current file",
+    false },
+  { "map", "", map_f, 0, 0, "", "prints the allocated areas of a file",
+    false },
+  { "quit", "q", quit_f, 0, 0, NULL, "exit the program", false },
   { "read", "r", read_f, 2, -1, "[-qv] [-P pattern] off len",
-    "reads a number of bytes at a specified offset" },
+    "reads a number of bytes at a specified offset", false },
   { "write", "w", write_f, 2, -1, "[-qz] [-P pattern] off len",
-    "writes a number of bytes at a specified offset" },
+    "writes a number of bytes at a specified offset", true },
 };
 
 #define N_IO_COMMANDS (sizeof io_commands / sizeof io_commands[0])
@@ -422,14 +546,22 @@ static int run_command (struct addcow *img, const char *text)
     fprintf (stderr, "command \"%s\" not found\n", argv[0]);
     r = -EINVAL;
   }
+  else if (ct->writes && read_only) {
+    error_msg ("Block node is read-only");
+    r = -EROFS;
+  }
   else if (argc - 1 < ct->argmin
            || (ct->argmax >= 0 && argc - 1 > ct->argmax)) {
     if (ct->argmax < 0)
       fprintf (stderr, "bad argument count %d to %s, expected at least %d "
                "arguments\n", argc - 1, argv[0], ct->argmin);
-    else
+    else if (ct->argmin == ct->argmax)
       fprintf (stderr, "bad argument count %d to %s, expected %d "
                "arguments\n", argc - 1, argv[0], ct->argmin);
+    else
+      fprintf (stderr, "bad argument count %d to %s, expected between %d "
+               "and %d arguments\n", argc - 1, argv[0], ct->argmin,
+               ct->argmax);
     r = -EINVAL;
   }
   else {
@@ -502,6 +634,7 @@ static int parse_io_args (int argc, char **argv, struct io_args *a)
     { "force-share", no_argument, NULL, 'U' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
+    UNSUPPORTED_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
   };
   int c;
@@ -514,6 +647,7 @@ static int parse_io_args (int argc, char **argv, struct io_args *a)
     case 'f': a->format = optarg; break;
     case 'r': a->read_only = true; break;
     case 'U': a->force_share = true; break;
+    UNSUPPORTED_CASES;
     case 'h': io_help (); return 0;
     case 'V': printf ("addcow-io version %s\n", ADDCOW_VERSION_STRING);
       return 0;
@@ -536,6 +670,8 @@ static int run (int argc, char **argv)
   if (status >= 0)
     goto out;
   status = 1;
+  lock_hint_force_share = true;     /* only offered for read-only opens */
+  read_only = a.read_only;
   if (open_image (a.filename, (a.read_only ? 0 : ADDCOW_OPEN_WRITE)
                   | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     goto out;

@@ -13,5 +13,9 @@ int cmd_check (int argc, char **argv);
 int cmd_map (int argc, char **argv);
 int cmd_commit (int argc, char **argv);
 int cmd_rebase (int argc, char **argv);
+int cmd_resize (int argc, char **argv);
+int cmd_measure (int argc, char **argv);
+int cmd_compare (int argc, char **argv);
+int cmd_convert (int argc, char **argv);
 
 #endif /* ADDCOW_CMD_COMMANDS_H */

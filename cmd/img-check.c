@@ -3,8 +3,9 @@
  *
  * The checking is addcow_check's; this file prints what it found the way
  * qemu-img check does and maps it to qemu's exit codes:
- *   0 clean (or everything repaired), 1 the check could not run,
- *   2 corruptions remain, 3 only leaks remain.
+ *   0 clean (or everything repaired), 1 the check could not run (a
+ *   file it needs is missing or unusable, as qemu-img's "Could not open
+ *   backing file"), 2 corruptions remain, 3 only leaks remain.
  * Each problem is printed on stderr as it is found: "ERROR <message>" for
  * a corruption, "LEAK <message>" for a leak, "Repaired <message>" for one
  * that -r mended.
@@ -24,6 +25,8 @@ struct check_args {
   const char *filename;
   enum output_format output;
   enum addcow_repair repair;
+  const char *src_cache;         /* -T, qemu's name */
+  enum addcow_cache src_cache_mode;
   bool force_share;
   bool quiet;
 };
@@ -31,7 +34,7 @@ struct check_args {
 static void check_help (void)
 {
   printf ("usage: addcow-img check [-q] [-f add-cow] [--output=human|json] "
-          "[-r leaks|all] [-U] FILE\n"
+          "[-r leaks|all] [-T SRC_CACHE] [-U] FILE\n"
           "\n"
           "Check the add-cow image FILE, its image file and its backing chain\n"
           "against every rule of the format.  Exit status: 0 no problem,\n"
@@ -43,6 +46,8 @@ static void check_help (void)
           "  --output=human|json    output format (default: human)\n"
           "  -r leaks|all           repair leaks, or leaks and what can be\n"
           "                         mended without guessing\n"
+          "  -T SRC_CACHE           cache mode of the reads: writeback,\n"
+          "                         writethrough, none, directsync, unsafe\n"
           "  -U, --force-share      open FILE without taking locks "
           "(not with -r)\n"
           "  -h, --help             display this help and exit\n");
@@ -67,13 +72,20 @@ static int parse_check_args (int argc, char **argv, struct check_args *a)
     { "help", no_argument, NULL, 'h' },
     { "force-share", no_argument, NULL, 'U' },
     { "output", required_argument, NULL, OPT_OUTPUT },
+    UNSUPPORTED_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
   };
   int c;
 
-  while ((c = getopt_long (argc, argv, ":hf:r:Uq", long_options,
+  while ((c = getopt_long (argc, argv, ":hf:r:UqT:", long_options,
                            NULL)) != -1) {
     switch (c) {
+    case 'T':
+      a->src_cache = optarg;
+      if (parse_cache_mode (optarg, true, &a->src_cache_mode) < 0)
+        return 1;
+      break;
+    UNSUPPORTED_CASES;
     case 'h': check_help (); return 0;
     case 'f': a->format = optarg; break;
     case 'r':
@@ -89,7 +101,7 @@ static int parse_check_args (int argc, char **argv, struct check_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  if ((c = image_operand (argc, argv, a->format, &a->filename)) >= 0)
+  if ((c = image_operand_or_raw (argc, argv, a->format, &a->filename)) >= 0)
     return c;
   if (a->force_share && a->repair != ADDCOW_REPAIR_NONE) {
     error_msg ("%s: -U (--force-share) cannot be used with -r", a->filename);
@@ -102,7 +114,9 @@ static void report (void *opaque, enum addcow_problem kind, bool fixed,
                     const char *message)
 {
   (void) opaque;
-  if (fixed)
+  if (kind == ADDCOW_PROBLEM_CHECK_ERROR)
+    error_msg ("%s", message);
+  else if (fixed)
     fprintf (stderr, "Repaired %s\n", message);
   else
     fprintf (stderr, "%s %s\n",
@@ -123,7 +137,7 @@ static void print_repaired (const struct addcow_check_result *r)
 static void print_human (const struct addcow_check_result *r,
                          const char *filename)
 {
-  if (r->corruptions == 0 && r->leaks == 0 && r->check_errors == 0)
+  if (r->corruptions == 0 && r->leaks == 0)
     printf ("No errors were found on the image.\n");
   if (r->corruptions)
     printf ("\n%llu errors were found on the image.\n"
@@ -134,9 +148,6 @@ static void print_human (const struct addcow_check_result *r,
             "This means waste of disk space, but no harm to data.\n"
             "Run 'addcow-img check -r leaks %s' to repair them.\n",
             (unsigned long long) r->leaks, filename);
-  if (r->check_errors)
-    printf ("\n%d internal errors have occurred during the check.\n",
-            r->check_errors);
   if (r->total_clusters != 0 && r->allocated_clusters != 0)
     printf ("%llu/%llu = %0.2f%% allocated, 0.00%% fragmented, "
             "0.00%% compressed clusters\n",
@@ -166,15 +177,31 @@ static int print_json (const struct addcow_check_result *r,
     set_int (o, "corruptions", r->corruptions);
   if (r->corruptions_fixed)
     set_int (o, "corruptions-fixed", r->corruptions_fixed);
-  set_int (o, "check-errors", (uint64_t) r->check_errors);
+  set_int (o, "check-errors", 0);      /* else nothing is printed */
   if (r->leaks)
     set_int (o, "leaks", r->leaks);
   if (r->leaks_fixed)
     set_int (o, "leaks-fixed", r->leaks_fixed);
-  set_int (o, "allocated-clusters", r->allocated_clusters);
+  if (r->allocated_clusters)
+    set_int (o, "allocated-clusters", r->allocated_clusters);
   json_object_set_new (o, "filename", json_text (filename));
   json_object_set_new (o, "format", json_string ("add-cow"));
   return json_print (o);
+}
+
+/* qemu-img opens a raw file (so that a missing one is an error), then
+ * says that raw has no checks: exit 63. */
+static int check_raw (const struct check_args *a)
+{
+  struct addcow *img;
+
+  if (open_image_as (a->filename, "raw",
+                     a->force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
+    return 1;
+  if (close_image (img, 0) != 0)
+    return 1;
+  error_msg ("This image format does not support checks");
+  return 63;
 }
 
 int cmd_check (int argc, char **argv)
@@ -182,6 +209,7 @@ int cmd_check (int argc, char **argv)
   struct check_args a = { .output = OUTPUT_HUMAN };
   struct addcow_check_opts opts = ADDCOW_CHECK_OPTS_INIT;
   struct addcow_check_result r;
+  struct addcow_io io;
   int status = parse_check_args (argc, argv, &a);
 
   if (status >= 0)
@@ -190,10 +218,21 @@ int cmd_check (int argc, char **argv)
   opts.repair = a.repair;
   opts.force_share = a.force_share;
   opts.report = report;
-  if (addcow_check (a.filename, &opts, &r) < 0) {
-    error_msg ("%s", addcow_get_error ());
+  if (a.src_cache) {
+    cache_io (a.filename, a.src_cache, a.src_cache_mode, &io);
+    opts.io = &io;
+  }
+  lock_hint_force_share = a.repair == ADDCOW_REPAIR_NONE;
+  if (strcmp (image_format (a.filename, a.format), "raw") == 0)
+    return check_raw (&a);
+  if ((status = addcow_check (a.filename, &opts, &r)) < 0) {
+    library_error (status);
     return 1;
   }
+  /* A file the check needs could not be used (already printed): like
+   * qemu-img's failed open, no report and exit 1, "cannot be checked". */
+  if (r.check_errors)
+    return 1;
   if (!a.quiet && a.output == OUTPUT_HUMAN) {
     if (r.corruptions_fixed || r.leaks_fixed)
       print_repaired (&r);
@@ -201,9 +240,5 @@ int cmd_check (int argc, char **argv)
   }
   else if (!a.quiet && print_json (&r, a.filename) < 0)
     return 1;
-  if (r.check_errors) {
-    error_msg ("Check failed");
-    return 1;
-  }
   return r.corruptions ? 2 : r.leaks ? 3 : 0;
 }

@@ -5,8 +5,8 @@
  * member order qemu-img 7.2 prints (its QDict hash order), and the human
  * form is rendered from that object the way qemu renders ImageInfo.  The
  * image is opened without its backing chain, so that info works when the
- * backing file is missing or unusable (the problem is printed as a
- * warning); --backing-chain opens the chain and fails on a missing layer.
+ * backing file is missing or unusable (silently, as qemu-img: stderr
+ * stays empty when info succeeds); --backing-chain opens the chain and fails on a missing layer.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -50,6 +50,7 @@ static int parse_info_args (int argc, char **argv, struct info_args *a)
   static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },
     { "force-share", no_argument, NULL, 'U' },
+    UNSUPPORTED_LONG_OPTIONS,
     { "output", required_argument, NULL, OPT_OUTPUT },
     { "backing-chain", no_argument, NULL, OPT_BACKING_CHAIN },
     { NULL, 0, NULL, 0 },
@@ -61,6 +62,7 @@ static int parse_info_args (int argc, char **argv, struct info_args *a)
     case 'h': info_help (); return 0;
     case 'f': a->format = optarg; break;
     case 'U': a->force_share = true; break;
+    UNSUPPORTED_CASES;
     case OPT_OUTPUT:
       if (parse_output_format (optarg, &a->output) < 0)
         return 1;
@@ -69,7 +71,7 @@ static int parse_info_args (int argc, char **argv, struct info_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  return image_operand (argc, argv, a->format, &a->filename);
+  return image_operand_or_raw (argc, argv, a->format, &a->filename);
 }
 
 static void set_int (json_t *obj, const char *key, uint64_t value)
@@ -96,8 +98,8 @@ static json_t *addcow_specific (const struct addcow *img)
                        json_boolean (compat & ADDCOW_COMPAT_ALL_ALLOCATED));
   set_int (data, "allocated-clusters", addcow_get_allocated_clusters (img));
   set_int (data, "total-clusters", addcow_get_cluster_count (img));
-  set_int (data, "features", addcow_get_features (img));
-  set_int (data, "compat-features", compat);
+  json_object_set_new (data, "features", json_uint (addcow_get_features (img)));
+  json_object_set_new (data, "compat-features", json_uint (compat));
   return data;
 }
 
@@ -213,11 +215,25 @@ static json_t *chain_info (const struct addcow *img, const char *filename)
   return list;
 }
 
-static int print_info (const struct addcow *img, const struct info_args *a)
+static int print_info (const struct addcow *img, const struct info_args *a,
+                       bool raw)
 {
   json_t *root;
   size_t i;
 
+  if (raw) {                    /* qemu-img's info of a raw file */
+    root = raw_info (a->filename, addcow_get_virtual_size (img));
+    if (a->backing_chain) {
+      json_t *list = json_array ();
+      json_array_append_new (list, root);
+      root = list;
+    }
+    if (a->output == OUTPUT_JSON)
+      return json_print (root);
+    print_human (a->backing_chain ? json_array_get (root, 0) : root);
+    json_decref (root);
+    return 0;
+  }
   if (!a->backing_chain) {
     root = addcow_info (img, a->filename);
     if (a->output == OUTPUT_JSON)
@@ -243,14 +259,16 @@ int cmd_info (int argc, char **argv)
   struct info_args a = { .output = OUTPUT_HUMAN };
   struct addcow *img;
   int status = parse_info_args (argc, argv, &a);
+  const char *format;
 
   if (status >= 0)
     return status;
-  if (open_image (a.filename,
+  lock_hint_force_share = true;
+  format = image_format (a.filename, a.format);
+  if (open_image_as (a.filename, format,
                   (a.backing_chain ? 0 : ADDCOW_OPEN_NO_BACKING)
                   | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     return 1;
-  if (addcow_get_backing_error (img))
-    warning_msg ("%s", addcow_get_backing_error (img));
-  return close_image (img, print_info (img, &a) < 0 ? 1 : 0);
+  return close_image (img, print_info (img, &a, strcmp (format, "raw") == 0)
+                      < 0 ? 1 : 0);
 }

@@ -62,6 +62,7 @@ static int parse_map_args (int argc, char **argv, struct map_args *a)
   static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },
     { "force-share", no_argument, NULL, 'U' },
+    UNSUPPORTED_LONG_OPTIONS,
     { "output", required_argument, NULL, OPT_OUTPUT },
     { "start-offset", required_argument, NULL, OPT_START_OFFSET },
     { "max-length", required_argument, NULL, OPT_MAX_LENGTH },
@@ -75,6 +76,7 @@ static int parse_map_args (int argc, char **argv, struct map_args *a)
     case 'h': map_help (); return 0;
     case 'f': a->format = optarg; break;
     case 'U': a->force_share = true; break;
+    UNSUPPORTED_CASES;
     case OPT_OUTPUT:
       if (parse_output_format (optarg, &a->output) < 0)
         return 1;
@@ -91,7 +93,7 @@ static int parse_map_args (int argc, char **argv, struct map_args *a)
     default: return getopt_error (c, argv);
     }
   }
-  return image_operand (argc, argv, a->format, &a->filename);
+  return image_operand_or_raw (argc, argv, a->format, &a->filename);
 }
 
 static void extent_to_entry (const struct addcow_extent *ext,
@@ -199,8 +201,9 @@ int cmd_map (int argc, char **argv)
 
   if (status >= 0)
     return status;
-  if (open_image (a.filename, a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0,
-                  &img) < 0)
+  lock_hint_force_share = true;
+  if (open_image_as (a.filename, image_format (a.filename, a.format),
+                     a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
     return 1;
   return close_image (img, map_image (img, &a) < 0 ? 1 : 0);
 }

@@ -19,6 +19,8 @@ struct rebase_args {
   const char *filename;
   const char *backing;
   const char *backing_fmt;
+  const char *cache, *src_cache;  /* -t, -T: qemu's names */
+  enum addcow_cache cache_mode, src_cache_mode;
   bool unsafe;
   bool progress;
   bool quiet;
@@ -26,8 +28,8 @@ struct rebase_args {
 
 static void rebase_help (void)
 {
-  printf ("usage: addcow-img rebase [-q] [-p] [-u] [-f add-cow] -b BACKING "
-          "[-F FMT] FILE\n"
+  printf ("usage: addcow-img rebase [-q] [-p] [-u] [-U] [-f add-cow] "
+          "[-t CACHE] [-T SRC_CACHE] -b BACKING [-F FMT] FILE\n"
           "\n"
           "Make BACKING the backing file of the add-cow image FILE without\n"
           "changing its disk; with -b \"\" copy everything into the image "
@@ -41,6 +43,13 @@ static void rebase_help (void)
           "  -f add-cow         the format of FILE (only add-cow)\n"
           "  -b BACKING         the new backing file (\"\": none, flatten)\n"
           "  -F FMT             its format, raw or add-cow\n"
+          "  -t CACHE           cache mode: writeback (default), writethrough,\n"
+          "                     none, directsync, unsafe (no syncs: a crash\n"
+          "                     can corrupt the image)\n"
+          "  -T SRC_CACHE       accepted; the backing files are read in the\n"
+          "                     -t mode\n"
+          "  -U, --force-share  accepted (the backing files are read with a\n"
+          "                     lock that shares every permission)\n"
           "  -h, --help         display this help and exit\n");
 }
 
@@ -48,14 +57,28 @@ static int parse_rebase_args (int argc, char **argv, struct rebase_args *a)
 {
   static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },
+    { "force-share", no_argument, NULL, 'U' },
+    UNSUPPORTED_LONG_OPTIONS,
     { NULL, 0, NULL, 0 },
   };
   int c;
 
-  while ((c = getopt_long (argc, argv, ":hf:b:F:upq", long_options,
+  while ((c = getopt_long (argc, argv, ":hf:b:F:upqt:T:U", long_options,
                            NULL)) != -1) {
     switch (c) {
     case 'h': rebase_help (); return 0;
+    case 't':
+      a->cache = optarg;
+      if (parse_cache_mode (optarg, false, &a->cache_mode) < 0)
+        return 1;
+      break;
+    case 'T':
+      a->src_cache = optarg;
+      if (parse_cache_mode (optarg, true, &a->src_cache_mode) < 0)
+        return 1;
+      break;
+    case 'U': break;            /* see rebase_help */
+    UNSUPPORTED_CASES;
     case 'f': a->format = optarg; break;
     case 'b': a->backing = optarg; break;
     case 'F': a->backing_fmt = optarg; break;
@@ -81,6 +104,7 @@ int cmd_rebase (int argc, char **argv)
 {
   struct rebase_args a = { .format = NULL };
   struct addcow_rebase_opts opts = ADDCOW_REBASE_OPTS_INIT;
+  struct addcow_io io;
   int status = parse_rebase_args (argc, argv, &a);
 
   if (status >= 0)
@@ -89,6 +113,10 @@ int cmd_rebase (int argc, char **argv)
   opts.backing_format = a.backing_fmt;
   opts.unsafe = a.unsafe;
   opts.progress = progress_callback;
+  if (a.cache) {
+    cache_io (a.filename, a.cache, a.cache_mode, &io);
+    opts.io = &io;
+  }
   long_op_begin (a.progress && !a.quiet);
   return long_op_end (addcow_rebase (a.filename, &opts));
 }

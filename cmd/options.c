@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <addcow.h>
+
 #include "options.h"
 
 const char *progname = "addcow-img";
@@ -262,12 +264,46 @@ int image_operand (int argc, char **argv, const char *format,
   return check_image_format (format, *filename) < 0 ? 1 : -1;
 }
 
+int image_operand_or_raw (int argc, char **argv, const char *format,
+                          const char **filename)
+{
+  if (format && strcmp (format, "raw") == 0)
+    format = NULL;
+  return image_operand (argc, argv, format, filename);
+}
+
 int check_backing_format (const char *fmt, const char *filename)
 {
   if (fmt == NULL || strcmp (fmt, "raw") == 0 || strcmp (fmt, "add-cow") == 0)
     return 0;
   error_msg ("%s: unsupported backing format '%s'", filename, fmt);
   return -1;
+}
+
+int parse_cache_mode (const char *name, bool source, enum addcow_cache *mode)
+{
+  static const struct { const char *name; enum addcow_cache mode; } modes[] = {
+    { "none", ADDCOW_CACHE_NONE }, { "off", ADDCOW_CACHE_NONE },
+    { "directsync", ADDCOW_CACHE_DIRECTSYNC },
+    { "writeback", ADDCOW_CACHE_WRITEBACK },
+    { "writethrough", ADDCOW_CACHE_WRITETHROUGH },
+    { "unsafe", ADDCOW_CACHE_UNSAFE },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    if (strcmp (name, modes[i].name) == 0) {
+      *mode = modes[i].mode;
+      return 0;
+    }
+  error_msg ("Invalid %scache option: %s", source ? "source " : "", name);
+  return -1;
+}
+
+int unsupported_option (const char *option)
+{
+  error_msg ("%s is not supported for add-cow images", option);
+  return 1;
 }
 
 bool round_up_512 (uint64_t *value)

@@ -61,6 +61,32 @@ int check_backing_format (const char *fmt, const char *filename);
 int image_operand (int argc, char **argv, const char *format,
                    const char **filename);
 
+/* -t CACHE / -T SRC_CACHE with qemu's names: none (or off), directsync,
+ * writeback, writethrough, unsafe.  Prints qemu-img's "Invalid cache
+ * option: X" ("Invalid source cache option" when SOURCE) and returns -1
+ * otherwise. */
+enum addcow_cache;
+int parse_cache_mode (const char *name, bool source, enum addcow_cache *mode);
+
+/* --object and --image-opts: qemu-img options add-cow images have no use
+ * for.  Prints "OPTION is not supported for add-cow images" and returns
+ * 1 (the exit status). */
+int unsupported_option (const char *option);
+
+/* Long options every subcommand refuses with unsupported_option. */
+enum { OPT_OBJECT = 512, OPT_IMAGE_OPTS };
+#define UNSUPPORTED_LONG_OPTIONS \
+  { "object", required_argument, NULL, OPT_OBJECT }, \
+  { "image-opts", no_argument, NULL, OPT_IMAGE_OPTS }
+#define UNSUPPORTED_CASES \
+  case OPT_OBJECT: return unsupported_option ("--object"); \
+  case OPT_IMAGE_OPTS: return unsupported_option ("--image-opts")
+
+/* image_operand for info, map and check, which also read raw files as
+ * qemu-img does: -f raw is accepted too. */
+int image_operand_or_raw (int argc, char **argv, const char *format,
+                          const char **filename);
+
 /* Round up to a multiple of 512 (a virtual size); false on overflow. */
 bool round_up_512 (uint64_t *value);
 

@@ -8,11 +8,15 @@
  * finish_stdout().
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "addcow.h"
 #include "options.h"
@@ -135,12 +139,40 @@ static int json_sanitise (json_t *j)
   }
 }
 
+/* jansson has only signed integers.  json_uint keeps a value above
+ * INT64_MAX as a string that starts with a NUL byte (no file name can),
+ * which json_dumps writes as "\u0000DIGITS"; print_json_text and
+ * dump_json_value turn it back into the number. */
+#define UINT_MARK "\"\\u0000"
+
+json_t *json_uint (uint64_t value)
+{
+  char buf[24];
+  int n;
+
+  if (value <= INT64_MAX)
+    return json_integer ((json_int_t) value);
+  n = snprintf (buf, sizeof buf, "%c%" PRIu64, 0, value);
+  return json_stringn (buf, (size_t) n);
+}
+
+static const char *uint_digits (const json_t *value)
+{
+  if (json_string_length (value) > 1 && json_string_value (value)[0] == 0)
+    return json_string_value (value) + 1;
+  return NULL;
+}
+
 /* qemu's JSON writer: non-ASCII as \uXXXX (JSON_ENSURE_ASCII), and DEL
  * too, which jansson leaves alone (it can only occur inside a string). */
 static void print_json_text (const char *text)
 {
   for (; *text; text++) {
-    if (*text == 0x7f)
+    if (strncmp (text, UINT_MARK, strlen (UINT_MARK)) == 0) {
+      for (text += strlen (UINT_MARK); *text != '"'; text++)
+        putchar (*text);
+    }
+    else if (*text == 0x7f)
       fputs ("\\u007F", stdout);
     else
       putchar (*text);
@@ -203,7 +235,8 @@ static void dump_json_value (const json_t *value, int indent)
     }
     break;
   case JSON_STRING:
-    printf (" %s\n", json_string_value (value));
+    printf (" %s\n", uint_digits (value) ? uint_digits (value)
+            : json_string_value (value));
     break;
   case JSON_INTEGER:
     printf (" %" JSON_INTEGER_FORMAT "\n", json_integer_value (value));
@@ -296,8 +329,23 @@ void progress_end (void)
 
 static volatile sig_atomic_t cancel_signo;
 
+/* The first SIGINT/SIGTERM asks the library to stop at its next safe
+ * point.  A second one exits at once (130/143), for an operation stuck
+ * in a long fdatasync: the library writes data before the metadata that
+ * vouches for it (addcow(5) section 7), so the image on disk is valid
+ * at every instant and leaving without the last steps loses nothing
+ * that was durable. */
 static void on_cancel (int sig)
 {
+  static const char msg[] = ": interrupted again, exiting at once\n";
+
+  if (cancel_signo != 0) {
+    if (write (STDERR_FILENO, progname, strlen (progname)) > 0
+        && write (STDERR_FILENO, msg, sizeof msg - 1) > 0) {
+      /* nothing to do if stderr is gone */
+    }
+    _exit (128 + sig);
+  }
   cancel_signo = sig;
 }
 
@@ -318,23 +366,112 @@ int cancel_signal (void)
   return cancel_signo;
 }
 
+static struct {
+  uint64_t rate;                /* bytes per second, 0: none */
+  struct timespec start;
+} limit;
+
+void rate_limit_set (uint64_t bytes_per_sec)
+{
+  limit.rate = bytes_per_sec;
+  clock_gettime (CLOCK_MONOTONIC, &limit.start);
+}
+
+static double seconds_since (const struct timespec *t)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (double) (now.tv_sec - t->tv_sec)
+    + (double) (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Sleep until DONE bytes are within the rate, in short steps so that a
+ * signal is seen quickly. */
+static void throttle (uint64_t done)
+{
+  double ahead;
+
+  while (limit.rate && !cancel_signo
+         && (ahead = (double) done / (double) limit.rate
+             - seconds_since (&limit.start)) > 0) {
+    struct timespec t = { 0, (long) (fmin (ahead, 0.1) * 1e9) };
+    nanosleep (&t, NULL);
+  }
+}
+
 int progress_callback (void *opaque, uint64_t done, uint64_t total)
 {
   (void) opaque;
   progress_update (done, total);
+  throttle (done);
   return cancel_signo != 0;
+}
+
+void cache_io (const char *file, const char *name, enum addcow_cache mode,
+               struct addcow_io *io)
+{
+  int fd;
+
+  addcow_io_cache (io, mode);
+  if (mode != ADDCOW_CACHE_NONE && mode != ADDCOW_CACHE_DIRECTSYNC)
+    return;
+  fd = open (file, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd >= 0)
+    close (fd);
+  else if (errno == EINVAL)
+    warning_msg ("%s: the file system does not support O_DIRECT; cache "
+                 "mode '%s' reads and writes through the page cache", file,
+                 name);
 }
 
 /* ---------------------------------------------------------------------- */
 
+bool lock_hint_force_share;
+
+void library_error (int r)
+{
+  error_msg ("%s", addcow_get_error ());
+  if (r == -EBUSY && lock_hint_force_share)
+    fprintf (stderr, "(use -U to inspect it anyway)\n");
+}
+
+const char *image_format (const char *file, const char *given)
+{
+  char magic[4];
+  int fd;
+  ssize_t n;
+
+  if (given)
+    return given;
+  fd = open (file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return "add-cow";
+  n = pread (fd, magic, sizeof magic, 0);
+  close (fd);
+  if (n < 0 || (n == (ssize_t) sizeof magic
+                && memcmp (magic, ADDCOW_MAGIC, sizeof magic) == 0))
+    return "add-cow";
+  return "raw";
+}
+
 int open_image (const char *file, unsigned flags, struct addcow **img)
 {
+  return open_image_as (file, NULL, flags, img);
+}
+
+int open_image_as (const char *file, const char *format, unsigned flags,
+                   struct addcow **img)
+{
   struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+  int r;
 
   opts.flags = flags;
-  if (addcow_open (file, &opts, img) == 0)
+  if (format && strcmp (format, "raw") == 0)
+    opts.format = format;
+  if ((r = addcow_open (file, &opts, img)) == 0)
     return 0;
-  error_msg ("%s", addcow_get_error ());
+  library_error ((flags & ADDCOW_OPEN_WRITE) ? 0 : r);
   return -1;
 }
 

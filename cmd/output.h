@@ -24,6 +24,10 @@ void format_size (uint64_t value, char *buf, size_t len);
  * bytes); json_print turns what is not UTF-8 into U+FFFD, as qemu does. */
 json_t *json_text (const char *s);
 
+/* An unsigned 64-bit JSON integer (jansson's are signed): printed as
+ * qemu prints a uint64, never negative. */
+json_t *json_uint (uint64_t value);
+
 /* Print ROOT as qemu-img prints JSON: 4-space indentation, insertion
  * order, non-ASCII as \uXXXX, then '\n'.  Takes ownership of ROOT.
  * Returns 0 or -1 (out of memory). */
@@ -57,7 +61,35 @@ int long_op_end (int r);
  * safe point) once a cancelling signal has arrived. */
 int progress_callback (void *opaque, uint64_t done, uint64_t total);
 
+/* commit -r: progress_callback then sleeps so that DONE bytes take at
+ * least DONE / BYTES_PER_SEC seconds (0: no limit); a cancelling signal
+ * still stops it at once. */
+void rate_limit_set (uint64_t bytes_per_sec);
+
+/* The I/O table of cache mode MODE (named NAME) for an operation on FILE;
+ * for none/directsync, warn when FILE's file system refuses O_DIRECT
+ * (the page cache is then used, see addcow_io_cache). */
+enum addcow_cache;
+struct addcow_io;
+void cache_io (const char *file, const char *name, enum addcow_cache mode,
+               struct addcow_io *io);
+
 struct addcow;
+/* Print the library's last error.  When R is -EBUSY (a lock conflict)
+ * and LOCK_HINT_FORCE_SHARE is set (the command accepts -U for this
+ * open), add the hint "(use -U to inspect it anyway)". */
+extern bool lock_hint_force_share;
+void library_error (int r);
+/* The format of FILE for info, map and check: GIVEN (-f) if set, else
+ * what qemu-img would probe among the two formats read here: "add-cow"
+ * for the add-cow magic (or a file that cannot be read: the open then
+ * says why), "raw" for anything else.  qemu-img prints no warning when
+ * it probes raw for a read-only command, and neither do we; writes
+ * (addcow-io) never probe. */
+const char *image_format (const char *file, const char *given);
+/* open_image of FILE in FORMAT (NULL: add-cow; "raw": read-only). */
+int open_image_as (const char *file, const char *format, unsigned flags,
+                   struct addcow **img);
 /* Open FILE with the ADDCOW_OPEN_* FLAGS; print the library's message and
  * return -1 if it fails. */
 int open_image (const char *file, unsigned flags, struct addcow **img);

@@ -35,7 +35,7 @@
 /* Cut a verbatim data run at the next hole of its file (or report the
  * hole as zeros), for layers whose files may have holes. */
 static void
-probe_holes (struct chain_run *run)
+probe_holes (const struct layer *l, struct chain_run *run)
 {
   struct source s;
 
@@ -45,6 +45,8 @@ probe_holes (struct chain_run *run)
   if (s.fd < 0) {
     run->kind = RUN_ZERO;
     run->fd = -1;
+    if (!l->hole_offsets)
+      run->filename = NULL;
   }
 }
 
@@ -109,7 +111,7 @@ walk (struct layer *top, unsigned stop, bool want_zero, uint64_t offset,
       run->filename = lr.filename;
       if (want_zero && l->probe_holes && run->kind == RUN_DATA
           && run->fd >= 0)
-        probe_holes (run);
+        probe_holes (l, run);
       return 0;
     }
     if (!l->backing) {          /* nobody holds it */

@@ -12,6 +12,7 @@
  * After repairing, the image is checked again: what is gone was fixed.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,7 @@ check_pass (const char *path, const struct addcow_check_opts *opts,
   memset (result, 0, sizeof *result);
   result->corruptions = p.corruptions;
   result->leaks = p.leaks;
+  result->check_errors = (int) min_u64 (p.check_errors, INT_MAX);
   result->image_end_offset = img->meta.size;
   result->total_clusters = img->nb_clusters;
   if (img->image.fd >= 0)

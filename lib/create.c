@@ -108,28 +108,16 @@ tmp_template (const char *path)
   return t;
 }
 
-/* Take F's write lock, refusing as qemu does when another process holds
- * the file. */
+/* Open PATH (read-only is enough for the lock) and lock it in ROLE, as a
+ * writer of it would: another process's use is refused with qemu's
+ * words (lock.c). */
 static int
-lock_for_writing (struct acfile *f, const char *owner)
-{
-  int r = file_lock (f, true, owner);
-
-  if (r == -EBUSY)
-    return set_error (EBUSY, "%s: Failed to get \"write\" lock\n"
-                      "Is another process using the image [%s]?", owner,
-                      f->path);
-  return r;
-}
-
-/* Open PATH (read-only is enough for the lock) and write-lock it. */
-static int
-open_locked (struct acfile *f, const char *path, const char *owner,
-             const char *what)
+open_locked (struct acfile *f, const char *path, enum lock_role_id role,
+             const char *owner, const char *what)
 {
   int r = file_open (f, path, false, owner, what);
 
-  if (r == 0 && (r = lock_for_writing (f, owner)) < 0)
+  if (r == 0 && (r = file_lock (f, role, owner)) < 0)
     file_close (f);
   return r;
 }
@@ -144,14 +132,15 @@ lock_replaced (struct plan *pl)
   struct addcow *old = NULL;
   int r;
 
-  if ((r = open_locked (&pl->old_meta, pl->path, pl->path, NULL)) < 0)
+  if ((r = open_locked (&pl->old_meta, pl->path, LOCK_META_RW, pl->path,
+                          NULL)) < 0)
     return r;
   oo.flags = ADDCOW_OPEN_FORCE_SHARE | ADDCOW_OPEN_NO_BACKING;
   if (addcow_open (pl->path, &oo, &old) < 0)
     return 0;
   if (!path_same_file (addcow_get_image_path (old), pl->image_path))
-    r = open_locked (&pl->old_image, addcow_get_image_path (old), pl->path,
-                     "image file");
+    r = open_locked (&pl->old_image, addcow_get_image_path (old),
+                     LOCK_IMAGE_RW, pl->path, "image file");
   addcow_close (old);
   return r;
 }
@@ -167,8 +156,9 @@ chain_depth_check (const char *file, const struct layer *backing,
     n++;
   if (n + 1 > ADDCOW_MAX_CHAIN_DEPTH)
     return set_error (ELOOP, "%s: backing file '%s' is a chain of %u "
-                      "layers: one more on top would be deeper than %d "
-                      "layers", file, given, n, ADDCOW_MAX_CHAIN_DEPTH);
+                      "layers: one more on top would be deeper "
+                      "than %d layers", file, given, n,
+                      ADDCOW_MAX_CHAIN_DEPTH);
   return 0;
 }
 
@@ -189,7 +179,7 @@ inspect_backing (const struct addcow_create_opts *opts, struct plan *pl,
     oo.flags = ADDCOW_OPEN_FORCE_SHARE;
     r = addcow_open (pl->backing_path, &oo, &b);
     if (r == 0)
-      r = chain_depth_check (pl->path, &b->self, opts->backing_name);
+      r = chain_depth_check (pl->path, b->top, opts->backing_name);
     *size = b ? b->virtual_size : 0;
     addcow_close (b);
   }
@@ -230,7 +220,8 @@ plan_image_file (const struct addcow_create_opts *opts, struct plan *pl,
                       "with -o image_file=%s to use its contents, or use "
                       "--force to replace it", pl->path, pl->image_path,
                       pl->image_name);
-  if ((r = open_locked (img, pl->image_path, pl->path, "image file")) < 0)
+  if ((r = open_locked (img, pl->image_path, LOCK_IMAGE_RW, pl->path,
+                          "image file")) < 0)
     return r;
   if (file_same (img, backing))
     return set_error (EINVAL, "%s: image file '%s' is the backing file",

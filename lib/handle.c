@@ -60,12 +60,20 @@ handle_lock_init (struct addcow *img)
   if (r == 0)
     r = pthread_rwlock_init (&img->lock, &attr);
   pthread_rwlockattr_destroy (&attr);
-  return -r;
+  if (r != 0)
+    return -r;
+  if ((r = pthread_mutex_init (&img->flush_lock, NULL)) != 0) {
+    pthread_rwlock_destroy (&img->lock);
+    return -r;
+  }
+  atomic_init (&img->unsynced, false);
+  return 0;
 }
 
 void
 handle_lock_destroy (struct addcow *img)
 {
+  pthread_mutex_destroy (&img->flush_lock);
   pthread_rwlock_destroy (&img->lock);
 }
 
@@ -197,6 +205,7 @@ write_locked (struct addcow *img, const void *buf, uint64_t count,
   if (write_is_shared (img, count, offset)) {
     r = write_body (img, buf, count, offset);
     unlock (img);
+    atomic_store (&img->unsynced, true);  /* once the write is done */
     return r;
   }
   if (buf)
@@ -210,6 +219,7 @@ write_locked (struct addcow *img, const void *buf, uint64_t count,
     r = write_body (img, buf, count, offset);
   unlock (img);
   free (wide);
+  atomic_store (&img->unsynced, true);
   return r;
 }
 
@@ -228,20 +238,36 @@ addcow_pwrite_zeroes (struct addcow *img, uint64_t count, uint64_t offset)
   return write_locked (img, NULL, count, offset);
 }
 
+/* FLUSH.  Nothing written through the handle since the last good flush
+ * and no bit to write: nothing to sync (as qemu, which counts writes
+ * against flushes); an fdatasync of a clean file still costs a device
+ * cache flush, hundreds of microseconds.  Flushes run one at a time, so
+ * that one that finds nothing new returns only after the sync in progress
+ * (which covers the writes it would have synced) is done.  A write marks
+ * the handle unsynced after its data is written, so a flush that misses
+ * the mark started before that write completed. */
 int
 addcow_flush (struct addcow *img)
 {
-  int r;
+  bool data;
+  int r = 0;
 
+  pthread_mutex_lock (&img->flush_lock);
+  data = atomic_exchange (&img->unsynced, false);
   rdlock (img);
-  if (!img->bm.any_dirty) {             /* only the data sync */
+  if (!img->bm.any_dirty) {             /* at most the data sync */
+    if (data)
+      r = image_flush (img);
+    unlock (img);
+  }
+  else {
+    unlock (img);
+    wrlock (img);
     r = image_flush (img);
     unlock (img);
-    return r;
   }
-  unlock (img);
-  wrlock (img);
-  r = image_flush (img);
-  unlock (img);
+  if (r < 0)
+    atomic_store (&img->unsynced, true);
+  pthread_mutex_unlock (&img->flush_lock);
   return r;
 }

@@ -75,7 +75,8 @@ open_meta (struct addcow *img, struct chain_seen *seen)
   if (r == 0)
     r = chain_seen_add (seen, &img->meta, img->filename);
   if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
-    r = file_lock (&img->meta, img->writable, img->filename);
+    r = file_lock (&img->meta, img->writable ? LOCK_META_RW : LOCK_META_RO,
+                   img->filename);
   return r;
 }
 
@@ -128,14 +129,15 @@ open_image_file (struct addcow *img, struct chain_seen *seen,
   if (r == 0)
     r = chain_seen_add (seen, &img->image, img->filename);
   if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
-    r = file_lock (&img->image, img->writable, img->filename);
+    r = file_lock (&img->image,
+                   img->writable ? LOCK_IMAGE_RW : LOCK_IMAGE_RO, img->filename);
   if (r == -EBUSY || (r < 0 && !p->collect))
     return r;                   /* keep the errno: ENOENT, ELOOP, ... */
   if (r < 0) {
     /* Not usable: closed, so that check neither reads nor "repairs" by
      * it (image.fd < 0 means no image file). */
     file_close (&img->image);
-    problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
+    problem_msg (p, problem_kind_of_open_error (r), addcow_get_error ());
     return 1;
   }
   img->cluster_bits = img->hdr.cluster_bits;
@@ -251,7 +253,7 @@ open_backing_chain (struct addcow *img, struct chain_seen *seen,
   }
   if (!p->collect)
     return r;                   /* keep the errno: ELOOP, ENOTSUP, ... */
-  return problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
+  return problem_msg (p, problem_kind_of_open_error (r), addcow_get_error ());
 }
 
 /* With ALL_ALLOCATED the backing file is not opened, but an image whose

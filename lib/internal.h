@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -99,8 +100,18 @@ int file_open (struct acfile *f, const char *path, bool writable,
 void file_close (struct acfile *f);
 bool file_same (const struct acfile *a, const struct acfile *b);
 
-/* lock.c: qemu-compatible OFD locks (bytes 100+perm, 200+perm). */
-int file_lock (struct acfile *f, bool writer, const char *owner);
+/* lock.c: qemu-compatible OFD locks (bytes 100+perm, 200+perm), the
+ * bytes qemu takes for the role the file plays (see lock.c).  A conflict
+ * is EBUSY with qemu's two lines. */
+enum lock_role_id {
+  LOCK_META_RO,                 /* add-cow file, read-only */
+  LOCK_META_RW,                 /* add-cow file, read-write */
+  LOCK_IMAGE_RO,                /* image file, read-only */
+  LOCK_IMAGE_RW,                /* image file, read-write */
+  LOCK_BACKING,                 /* a raw backing file read through */
+  LOCK_COMMIT_TARGET,           /* a raw backing file commit writes */
+};
+int file_lock (struct acfile *f, enum lock_role_id role, const char *owner);
 
 /* ---- path.c ------------------------------------------------------------ */
 
@@ -117,6 +128,7 @@ struct problems {
   bool collect;                 /* check: report all; open: stop at first */
   uint64_t corruptions;
   uint64_t leaks;
+  uint64_t check_errors;        /* ADDCOW_PROBLEM_CHECK_ERROR */
   void (*report) (void *opaque, enum addcow_problem kind, bool fixed,
                   const char *message);
   void *opaque;
@@ -129,6 +141,11 @@ int problem (struct problems *p, enum addcow_problem kind, const char *file,
 /* Report MESSAGE, which already names its file. */
 int problem_msg (struct problems *p, enum addcow_problem kind,
                  const char *message);
+/* The kind of problem a failure R (negative errno) to open a file the
+ * image needs is: a check error when the file is missing or unusable
+ * (ENOENT, EACCES, EIO, ...), a corruption otherwise (a loop, a bad
+ * format, the image file as its own backing). */
+enum addcow_problem problem_kind_of_open_error (int r);
 void problem_fixed (struct problems *p, enum addcow_problem kind,
                     const char *file, const char *fmt, ...)
   __attribute__ ((format (printf, 4, 5)));
@@ -249,6 +266,9 @@ struct addcow {
   pthread_rwlock_t lock;        /* the handle's lock (handle.c): shared for
                                  * what only reads its memory, exclusive
                                  * for what changes bits */
+  pthread_mutex_t flush_lock;   /* one addcow_flush at a time (handle.c) */
+  atomic_bool unsynced;         /* written through addcow_pwrite* since the
+                                 * last good addcow_flush */
 };
 
 /* The identities (device, inode) of the files above a layer being opened,
@@ -280,10 +300,10 @@ int image_open_layer (const char *path, unsigned depth,
 int image_open_writing (const char *path, const struct addcow_open_opts *opts,
                         unsigned write_depth, struct addcow **imgp);
 
-/* create.c: 0 if an image over the chain BACKING (its top layer, opened
- * at depth 0; GIVEN as the user named it) stays within
- * ADDCOW_MAX_CHAIN_DEPTH layers, counting the new top; else -ELOOP, the
- * message naming FILE and GIVEN.  For create -b and rebase -b. */
+/* create.c: 0 if an image over BACKING (the top layer of an open chain,
+ * GIVEN as the user named it) stays within ADDCOW_MAX_CHAIN_DEPTH layers,
+ * counting the new top; else -ELOOP, the message naming FILE and GIVEN.
+ * For create -b and rebase -b. */
 int chain_depth_check (const char *file, const struct layer *backing,
                        const char *given);
 

@@ -110,6 +110,161 @@ static const struct addcow_io sys = {
   sys_lseek,
 };
 
+/* ---- cache modes (addcow_io_cache) ------------------------------------ */
+
+static bool
+direct_aligned (uint64_t v)
+{
+  return (v & (ADDCOW_DIRECT_ALIGN - 1)) == 0;
+}
+
+/* A new descriptor of FD's file with O_DIRECT (and O_DSYNC), or -1 when
+ * its file system refuses O_DIRECT.  A new open file description per
+ * request keeps FD itself buffered (unaligned I/O stays legal on it) and
+ * needs no state; the kernel keeps both views coherent. */
+static int
+direct_fd (int fd, bool dsync)
+{
+  char path[64];
+  int fl = fcntl (fd, F_GETFL);
+
+  if (fl < 0)
+    return -1;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  return open (path, (fl & O_ACCMODE) | O_DIRECT | O_CLOEXEC
+               | (dsync ? O_DSYNC : 0));
+}
+
+static ssize_t
+direct_rw (int fd, void *buf, size_t count, off_t offset, bool write,
+           bool dsync)
+{
+  void *p = buf, *bounce = NULL;
+  ssize_t r;
+  int dfd = -1, e;
+
+  if (direct_aligned (count) && direct_aligned ((uint64_t) offset))
+    dfd = direct_fd (fd, dsync);
+  if (dfd < 0) {                /* unaligned, or no O_DIRECT here */
+    r = write ? pwrite (fd, buf, count, offset) : pread (fd, buf, count,
+                                                         offset);
+    if (r > 0 && write && dsync && fdatasync (fd) < 0)
+      return -1;
+    return r;
+  }
+  if (!direct_aligned ((uintptr_t) buf)) {
+    if (posix_memalign (&bounce, ADDCOW_DIRECT_ALIGN, count) != 0) {
+      close (dfd);
+      errno = ENOMEM;
+      return -1;
+    }
+    if (write)
+      memcpy (bounce, buf, count);
+    p = bounce;
+  }
+  r = write ? pwrite (dfd, p, count, offset) : pread (dfd, p, count, offset);
+  e = errno;
+  if (r > 0 && bounce && !write)
+    memcpy (buf, bounce, (size_t) r);
+  free (bounce);
+  close (dfd);
+  errno = e;
+  return r;
+}
+
+static ssize_t
+none_pread (void *o, int fd, void *buf, size_t count, off_t offset)
+{
+  (void) o;
+  return direct_rw (fd, buf, count, offset, false, false);
+}
+
+static ssize_t
+none_pwrite (void *o, int fd, const void *buf, size_t count, off_t offset)
+{
+  (void) o;
+  return direct_rw (fd, (void *) buf, count, offset, true, false);
+}
+
+static ssize_t
+directsync_pwrite (void *o, int fd, const void *buf, size_t count,
+                   off_t offset)
+{
+  (void) o;
+  return direct_rw (fd, (void *) buf, count, offset, true, true);
+}
+
+static ssize_t
+wt_pwrite (void *o, int fd, const void *buf, size_t count, off_t offset)
+{
+  ssize_t r = pwrite (fd, buf, count, offset);
+
+  (void) o;
+  return r > 0 && fdatasync (fd) < 0 ? -1 : r;
+}
+
+static int
+wt_punch_hole (void *o, int fd, off_t offset, off_t length)
+{
+  return sys_punch_hole (o, fd, offset, length) < 0 ? -1 : fdatasync (fd);
+}
+
+static ssize_t
+wt_copy_range (void *o, int fd_in, off_t off_in, int fd_out, off_t off_out,
+               size_t count)
+{
+  ssize_t r = sys_copy_range (o, fd_in, off_in, fd_out, off_out, count);
+
+  return r > 0 && fdatasync (fd_out) < 0 ? -1 : r;
+}
+
+static int
+unsafe_sync (void *o, int fd)
+{
+  (void) o;
+  (void) fd;
+  return 0;
+}
+
+/* Copies under NONE/DIRECTSYNC go through pread/pwrite (copy_range NULL),
+ * so that they are direct too. */
+static int
+unsafe_sync_dir (void *o, const char *dir)
+{
+  (void) o;
+  (void) dir;
+  return 0;
+}
+
+/* NULL members are the system calls (io_init): rename, sync_dir, lseek. */
+#define CACHE_TABLE(rd, wr, dsync, fsync_, punch, copy, sdir) {         \
+    .version = ADDCOW_IO_VERSION, .pread = rd, .pwrite = wr,            \
+    .fdatasync = dsync, .fsync = fsync_, .ftruncate = sys_ftruncate,    \
+    .punch_hole = punch, .copy_range = copy, .sync_dir = sdir }
+static const struct addcow_io cache_tables[] = {
+  [ADDCOW_CACHE_WRITEBACK] = CACHE_TABLE (sys_pread, sys_pwrite,
+    sys_fdatasync, sys_fsync, sys_punch_hole, sys_copy_range, NULL),
+  [ADDCOW_CACHE_WRITETHROUGH] = CACHE_TABLE (sys_pread, wt_pwrite,
+    sys_fdatasync, sys_fsync, wt_punch_hole, wt_copy_range, NULL),
+  [ADDCOW_CACHE_NONE] = CACHE_TABLE (none_pread, none_pwrite,
+    sys_fdatasync, sys_fsync, sys_punch_hole, NULL, NULL),
+  [ADDCOW_CACHE_DIRECTSYNC] = CACHE_TABLE (none_pread, directsync_pwrite,
+    sys_fdatasync, sys_fsync, wt_punch_hole, NULL, NULL),
+  [ADDCOW_CACHE_UNSAFE] = CACHE_TABLE (sys_pread, sys_pwrite, unsafe_sync,
+    unsafe_sync, sys_punch_hole, sys_copy_range, unsafe_sync_dir),
+};
+#define N_CACHE_TABLES (sizeof cache_tables / sizeof cache_tables[0])
+
+int
+addcow_io_cache (struct addcow_io *io, enum addcow_cache mode)
+{
+  if (!io || (unsigned) mode >= N_CACHE_TABLES)
+    return set_error (EINVAL, "addcow_io_cache: unknown cache mode %d",
+                      (int) mode);
+  *io = cache_tables[mode];
+  return 0;
+}
+
 void
 io_init (struct addcow_io *io, const struct addcow_io *user)
 {
@@ -133,15 +288,33 @@ io_init (struct addcow_io *io, const struct addcow_io *user)
   }
 }
 
+static bool
+io_equal (const struct addcow_io *a, const struct addcow_io *b)
+{
+  return a->opaque == b->opaque && a->pread == b->pread
+    && a->pwrite == b->pwrite && a->fdatasync == b->fdatasync
+    && a->fsync == b->fsync && a->ftruncate == b->ftruncate
+    && a->punch_hole == b->punch_hole && a->copy_range == b->copy_range
+    && a->rename == b->rename && a->sync_dir == b->sync_dir
+    && a->lseek == b->lseek;
+}
+
+/* IO (filled by io_init) is one of the library's own tables, the system
+ * calls or a cache mode: stateless, so safe on the copier's threads. */
 bool
 io_is_system (const struct addcow_io *io)
 {
-  return io->opaque == sys.opaque && io->pread == sys.pread
-    && io->pwrite == sys.pwrite && io->fdatasync == sys.fdatasync
-    && io->fsync == sys.fsync && io->ftruncate == sys.ftruncate
-    && io->punch_hole == sys.punch_hole && io->copy_range == sys.copy_range
-    && io->rename == sys.rename && io->sync_dir == sys.sync_dir
-    && io->lseek == sys.lseek;
+  struct addcow_io t;
+  size_t i;
+
+  if (io_equal (io, &sys))
+    return true;
+  for (i = 0; i < N_CACHE_TABLES; i++) {
+    io_init (&t, &cache_tables[i]);
+    if (io_equal (io, &t))
+      return true;
+  }
+  return false;
 }
 
 int

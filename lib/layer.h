@@ -86,6 +86,10 @@ struct layer {
                                  * file (SEEK_HOLE, no cached hint: such a
                                  * file may be written while open) and
                                  * reports its holes as RUN_ZERO */
+  bool hole_offsets;            /* such a hole keeps its place in the file
+                                 * (map's offset), as a raw file's does;
+                                 * else it is zeros with no place, as a
+                                 * qcow2 zero cluster */
   bool owns_all;                /* never RUN_UNALLOCATED, and its read of
                                  * any range gives the bytes (holes as
                                  * zeros): a plain read asks no block

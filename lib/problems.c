@@ -56,6 +56,8 @@ problem_msg (struct problems *p, enum addcow_problem kind,
 {
   if (kind == ADDCOW_PROBLEM_LEAK)
     p->leaks++;
+  else if (kind == ADDCOW_PROBLEM_CHECK_ERROR)
+    p->check_errors++;
   else
     p->corruptions++;
   if (p->collect && p->report)
@@ -74,4 +76,17 @@ problem_fixed (struct problems *p, enum addcow_problem kind,
   va_start (ap, fmt);
   vreport (p, kind, true, file, fmt, ap);
   va_end (ap);
+}
+
+enum addcow_problem
+problem_kind_of_open_error (int r)
+{
+  switch (-r) {
+  case ENOENT: case ENOTDIR: case EACCES: case EPERM: case EIO:
+  case EROFS: case ENAMETOOLONG: case ENXIO: case ENODEV: case EBUSY:
+  case EMFILE: case ENFILE: case ENOMEM:
+    return ADDCOW_PROBLEM_CHECK_ERROR;
+  default:
+    return ADDCOW_PROBLEM_CORRUPTION;
+  }
 }

@@ -110,8 +110,8 @@ open_new_backing (struct rebase *rb)
   if ((r = chain_seen_add (&seen, &rb->top->meta, rb->path)) < 0
       || (r = chain_seen_add (&seen, &rb->top->image, rb->path)) < 0)
     return r;
-  /* Opened as a chain of its own (depth 0), so that one too deep to go
-   * under the top is refused by a message that names it. */
+  /* As a chain of its own (depth 0), so that one too deep for the top
+   * is refused by name, as create -b refuses it. */
   if ((r = layer_open_format (rb->new_fmt, rb->new_path, 0, &ctx,
                               &rb->new_layer)) < 0
       || (r = chain_depth_check (rb->path, rb->new_layer,

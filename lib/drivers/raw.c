@@ -107,7 +107,8 @@ raw_admit (struct raw_layer *rl, const struct layer_open *ctx)
   if (chain_seen_add (ctx->seen, f, owner) < 0)
     return -ELOOP;
   if (!(ctx->flags & ADDCOW_OPEN_FORCE_SHARE))
-    return file_lock (f, ctx->writable, owner);
+    return file_lock (f, ctx->writable ? LOCK_COMMIT_TARGET : LOCK_BACKING,
+                      owner);
   return 0;
 }
 

@@ -112,6 +112,31 @@ struct addcow_io {
 #define ADDCOW_IO_VERSION 1
 #define ADDCOW_IO_INIT { .version = ADDCOW_IO_VERSION }
 
+/* Cache modes, with the meaning of qemu-img's -t / -T.  addcow_io_cache
+ * fills an I/O table (for any *_opts.io) that behaves so:
+ *  - WRITEBACK (the default, = io NULL): the page cache; the library
+ *    syncs where the format needs it (data before metadata);
+ *  - WRITETHROUGH: also fdatasync after every write;
+ *  - NONE: reads and writes whose offset and length are multiples of
+ *    ADDCOW_DIRECT_ALIGN (cluster copies and whole-cluster I/O) bypass
+ *    the page cache (O_DIRECT, through an aligned buffer); the rest
+ *    (header, bitmap, a disk's unaligned tail) and files on a file
+ *    system without O_DIRECT use the page cache;
+ *  - DIRECTSYNC: NONE plus WRITETHROUGH;
+ *  - UNSAFE: no fsync/fdatasync at all: fast, but a crash or power cut
+ *    can lose data and leave an image that does not match its bitmap.
+ * The tables are stateless and safe from many threads.  Returns 0, or
+ * -EINVAL for an unknown MODE. */
+enum addcow_cache {
+  ADDCOW_CACHE_WRITEBACK = 0,
+  ADDCOW_CACHE_WRITETHROUGH,
+  ADDCOW_CACHE_NONE,
+  ADDCOW_CACHE_DIRECTSYNC,
+  ADDCOW_CACHE_UNSAFE,
+};
+#define ADDCOW_DIRECT_ALIGN 4096u
+ADDCOW_API int addcow_io_cache (struct addcow_io *io, enum addcow_cache mode);
+
 /* ---------------------------------------------------------------------- */
 /* Opening and closing. */
 
@@ -284,7 +309,9 @@ ADDCOW_API int addcow_pwrite (struct addcow *img, const void *buf, size_t count,
 /* Make the range read as zeros (holes in the image file where possible). */
 ADDCOW_API int addcow_pwrite_zeroes (struct addcow *img, uint64_t count,
                           uint64_t offset);
-/* Sync data, then write dirty bitmap blocks, then sync the add-cow file. */
+/* Sync data, then write dirty bitmap blocks, then sync the add-cow file;
+ * nothing when nothing was written through the handle since the last good
+ * flush. */
 ADDCOW_API int addcow_flush (struct addcow *img);
 
 /* ---------------------------------------------------------------------- */
@@ -332,6 +359,10 @@ ADDCOW_API int addcow_create (const char *path, const struct addcow_create_opts 
 enum addcow_problem {
   ADDCOW_PROBLEM_CORRUPTION = 1, /* the disk is unreadable or ambiguous */
   ADDCOW_PROBLEM_LEAK = 2,       /* harmless: wasted or stray bits/bytes */
+  ADDCOW_PROBLEM_CHECK_ERROR = 3, /* a file the check needs could not be
+                                   * used (missing, no permission, I/O
+                                   * error): not damage, the image cannot
+                                   * be checked */
 };
 
 enum addcow_repair {
@@ -348,7 +379,9 @@ struct addcow_check_result {
   uint64_t total_clusters;
   uint64_t allocated_clusters;
   uint64_t image_end_offset;    /* size of the add-cow file */
-  int check_errors;             /* problems that stopped the check */
+  int check_errors;             /* ADDCOW_PROBLEM_CHECK_ERROR count: files
+                                 * that could not be used, so the check
+                                 * is incomplete (qemu-img: exit 1) */
 };
 
 struct addcow_check_opts {
@@ -407,6 +440,110 @@ struct addcow_rebase_opts {
 #define ADDCOW_REBASE_OPTS_INIT { .version = ADDCOW_REBASE_OPTS_VERSION }
 
 ADDCOW_API int addcow_rebase (const char *path, const struct addcow_rebase_opts *opts);
+
+/* ---------------------------------------------------------------------- */
+/* Changing the size of the virtual disk (addcow-img resize, spec 8). */
+
+struct addcow_resize_opts {
+  unsigned version;             /* ADDCOW_RESIZE_OPTS_VERSION */
+  uint64_t size;                /* the new virtual size: a multiple of 512 */
+  bool shrink;                  /* allow a smaller size (deletes the data
+                                 * past the new end) */
+  enum addcow_prealloc prealloc; /* growing only: reserve (FALLOC) or write
+                                  * (FULL) the image file's new bytes */
+  const struct addcow_io *io;
+};
+#define ADDCOW_RESIZE_OPTS_VERSION 1
+#define ADDCOW_RESIZE_OPTS_INIT { .version = ADDCOW_RESIZE_OPTS_VERSION }
+
+/* Open PATH read-write (its locks: an image in use is refused) and give
+ * its disk the size opts->size.  Growing: the new area reads as zeros,
+ * even where the backing file is longer.  Shrinking (only with
+ * opts->shrink): the image file is cut and the bits past the new end are
+ * cleared.  Crash-safe: an interruption leaves the old disk or the new
+ * one, at worst with leaks (addcow_check).  The size is checked against
+ * this implementation's bitmap limit before anything is written.  The
+ * current size is not an error (with preallocation too): it finishes a
+ * shrink that was cut off, and is otherwise a no-op. */
+ADDCOW_API int addcow_resize (const char *path,
+                              const struct addcow_resize_opts *opts);
+
+/* ---------------------------------------------------------------------- */
+/* Comparing two virtual disks (addcow-img compare). */
+
+enum addcow_compare_outcome {
+  ADDCOW_COMPARE_IDENTICAL = 0,
+  ADDCOW_COMPARE_CONTENT,       /* the bytes differ at 'offset' */
+  ADDCOW_COMPARE_SIZE,          /* strict: the virtual sizes differ */
+  ADDCOW_COMPARE_STATUS,        /* strict: the block status differs at
+                                 * 'offset' */
+};
+
+struct addcow_compare_result {
+  enum addcow_compare_outcome outcome;
+  uint64_t offset;              /* CONTENT: the first differing 512-byte
+                                 * sector; STATUS: the first byte */
+  bool size_differs;            /* the virtual sizes differ */
+  uint64_t bytes_read;          /* bytes read from both disks' files */
+};
+
+struct addcow_compare_opts {
+  unsigned version;             /* ADDCOW_COMPARE_OPTS_VERSION */
+  bool strict;                  /* a size or block status difference is a
+                                 * mismatch */
+  addcow_progress_fn progress;  /* in bytes of the larger disk */
+  void *progress_opaque;
+};
+#define ADDCOW_COMPARE_OPTS_VERSION 1
+#define ADDCOW_COMPARE_OPTS_INIT { .version = ADDCOW_COMPARE_OPTS_VERSION }
+
+/* Compare the virtual disks of A and B with qemu-img compare's rules: the
+ * part both have must hold the same bytes and the rest of the larger one
+ * must read as zeros (strict: the sizes and, offset by offset, the block
+ * status - present, zero, data - must be the same too).  Runs that both
+ * disks read from the same file at the same offset, and zeros against
+ * zeros, are not read.  OPTS may be NULL.  Returns 0 when the comparison
+ * ran (RESULT says what it found), or a negative errno (-ECANCELED when
+ * the progress callback asked to stop). */
+ADDCOW_API int addcow_compare (struct addcow *a, struct addcow *b,
+                               const struct addcow_compare_opts *opts,
+                               struct addcow_compare_result *result);
+
+/* ---------------------------------------------------------------------- */
+/* Writing a virtual disk out (addcow-img convert). */
+
+enum addcow_convert_format {
+  ADDCOW_CONVERT_RAW = 0,       /* a sparse raw file */
+  ADDCOW_CONVERT_ADDCOW,        /* a new add-cow image (ALL_ALLOCATED) */
+};
+
+struct addcow_convert_opts {
+  unsigned version;             /* ADDCOW_CONVERT_OPTS_VERSION */
+  enum addcow_convert_format format;
+  bool existing;                /* raw: write into the existing DST, which
+                                 * must be at least as large as the disk */
+  uint64_t sparse_size;         /* zero runs shorter than this are written
+                                 * as zeros; longer ones stay holes */
+  bool fully_allocate;          /* write every zero run (qemu-img -S 0) */
+  const char *image_name;       /* add-cow: the stored name of the image
+                                 * file; NULL: DST minus .add-cow, + .raw */
+  uint32_t cluster_size;        /* add-cow: 0 = 64 KiB */
+  addcow_progress_fn progress;  /* in bytes of the disk */
+  void *progress_opaque;
+};
+#define ADDCOW_CONVERT_OPTS_VERSION 1
+#define ADDCOW_CONVERT_OPTS_INIT { .version = ADDCOW_CONVERT_OPTS_VERSION, \
+                                   .sparse_size = 4096 }
+
+/* Write the virtual disk of SRC (any format addcow_open reads) to DST.
+ * Runs that read as zeros stay holes; runs that sit in a file at the same
+ * offset are copied with copy_file_range (shared extents on a reflink file
+ * system).  Durable before it returns 0.  DST (and an add-cow image's
+ * image file) is written under a temporary name and renamed into place,
+ * so a failure or a cancellation (-ECANCELED) leaves no DST that looks
+ * whole (with EXISTING, DST is written in place). */
+ADDCOW_API int addcow_convert (struct addcow *src, const char *dst,
+                               const struct addcow_convert_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -69,7 +69,6 @@ Image end offset: 131072"
     "total-clusters": 3,
     "check-errors": 0,
     "leaks": 1,
-    "allocated-clusters": 0,
     "filename": "ov.add-cow",
     "format": "add-cow"
 }'
@@ -110,7 +109,6 @@ Image end offset: 131072"
     "total-clusters": 3,
     "check-errors": 0,
     "leaks-fixed": 1,
-    "allocated-clusters": 0,
     "filename": "ov.add-cow",
     "format": "add-cow"
 }'
@@ -146,7 +144,6 @@ Image end offset: 65536"
     "total-clusters": 3,
     "corruptions": 1,
     "check-errors": 0,
-    "allocated-clusters": 0,
     "filename": "ov.add-cow",
     "format": "add-cow"
 }'
@@ -188,7 +185,6 @@ Image end offset: 131072"
     "total-clusters": 3,
     "corruptions-fixed": 1,
     "check-errors": 0,
-    "allocated-clusters": 0,
     "filename": "ov.add-cow",
     "format": "add-cow"
 }'
@@ -197,31 +193,65 @@ Image end offset: 131072"
 @test "check: leaks and corruptions together: exit 2, both reported" {
     make_image
     poke ov.add-cow 200 01
-    mv ov.raw elsewhere.raw
+    truncate -s 65536 ov.add-cow
     run --separate-stderr "$IMG" check ov.add-cow
     assert_status 2
     [[ $output == *"errors were found on the image."* ]]
     [[ $output == *"leaked clusters were found on the image."* ]]
-    [[ $stderr == *"ERROR ov.add-cow: "*"ov.raw"* ]]
+    [[ $stderr == *"ERROR ov.add-cow: bitmap is truncated"* ]]
     [[ $stderr == *"LEAK ov.add-cow: "* ]]
 }
 
-@test "check: a missing image file or backing file is a corruption" {
+@test "check: a missing backing or image file cannot be checked: exit 1 as qemu-img, not 2" {
+    need_qemu
     make_image
-    mv ov.raw ov.raw.moved
-    run --separate-stderr "$IMG" check ov.add-cow
-    assert_status 2
-    [[ $stderr == "ERROR ov.add-cow: "*"ov.raw"* ]]
-    mv ov.raw.moved ov.raw
+    qemu-img create -q -f qcow2 -o data_file=q.data -b base.raw -F raw q.qcow2
     mv base.raw base.raw.moved
-    run --separate-stderr "$IMG" check ov.add-cow
-    assert_status 2
-    [[ $stderr == "ERROR ov.add-cow: "*"base.raw"* ]]
+    # qemu-img: "Could not open backing file", exit 1, nothing on stdout.
+    for r in "" "-r all" "--output=json"; do
+        run --separate-stderr qemu-img check $r q.qcow2
+        assert_status 1
+        assert_text "$output" ""
+        run --separate-stderr "$IMG" check $r ov.add-cow
+        assert_status 1
+        assert_text "$output" ""
+        assert_text "$stderr" "addcow-img: ov.add-cow: could not open backing file 'base.raw': No such file or directory"
+    done
+    mv base.raw.moved base.raw
+    mv ov.raw ov.raw.moved
+    run --separate-stderr "$IMG" check -r all ov.add-cow
+    assert_status 1
+    assert_text "$stderr" "addcow-img: ov.add-cow: could not open image file 'ov.raw': No such file or directory"
+    # Nothing was "repaired": back in place, the image is clean.
+    mv ov.raw.moved ov.raw
+    run "$IMG" check ov.add-cow
+    assert_status 0
+}
+
+@test "check: JSON has qemu-img's keys: allocated-clusters only when non-zero" {
+    need_qemu
+    make_raw base.raw 1M 021 0:64k
+    "$IMG" create -q -b base.raw -F raw ov.add-cow 1M
+    qemu-img create -q -f qcow2 -o data_file=q.data,backing_file=base.raw,backing_fmt=raw q.qcow2 1M
+    keys() { grep -o '^    "[a-z-]*"' <<<"$output"; }
+    run qemu-img check --output=json q.qcow2
+    local want; want=$(keys)
+    [[ $want != *allocated-clusters* ]]
+    run "$IMG" check --output=json ov.add-cow
+    assert_text "$(keys)" "$want"
+    qemu-io -f qcow2 -c 'write -q 0 64k' q.qcow2
+    "$IO" -c 'write -q 0 64k' ov.add-cow
+    run qemu-img check --output=json q.qcow2
+    want=$(keys)
+    [[ $want == *allocated-clusters* ]]
+    run "$IMG" check --output=json ov.add-cow
+    assert_text "$(keys)" "$want"
+    [[ $output == *'"allocated-clusters": 1,'* ]]
 }
 
 @test "check: what cannot be checked is exit status 1" {
     truncate -s 1M plain.raw
-    run --separate-stderr "$IMG" check plain.raw
+    run --separate-stderr "$IMG" check -f add-cow plain.raw
     assert_status 1
     assert_text "$stderr" "addcow-img: plain.raw: not an add-cow image (bad magic)"
     assert_text "$output" ""
@@ -265,7 +295,9 @@ Try 'addcow-img --help' for more information"
     start_writer ov.add-cow
     run --separate-stderr "$IMG" check ov.add-cow
     assert_status 1
-    assert_text "$stderr" "addcow-img: ov.add-cow: image is in use by another process (use -U to inspect it anyway)"
+    assert_text "$stderr" "addcow-img: ov.add-cow: Failed to get shared \"write\" lock
+Is another process using the image [ov.add-cow]?
+(use -U to inspect it anyway)"
     run "$IMG" check -U ov.add-cow
     assert_status 0
     stop_writer

@@ -200,3 +200,127 @@ interrupt_commit() {
         grep -qE '^    \([0-9]+\.[0-9]{2}/100%\)$' err.txt
     fi
 }
+
+# base.raw 1 MiB of 0xaa; mid 512 KiB over it; top 1 MiB over mid, with
+# 0x11 at 0; and with qemu the same chain in qcow2 (q*.qcow2, over its
+# own copy of base.raw).  The top reads [512k, 1M) as zeros (past mid's
+# end).
+make_short_mid() {
+    make_raw base.raw 1M 252 0:1M
+    "$IMG" create -q -b base.raw -F raw mid.add-cow 512k
+    "$IMG" create -q -b mid.add-cow -F add-cow top.add-cow 1M
+    "$IO" -c 'write -q -P 0x11 0 64k' top.add-cow
+    cp base.raw qbase.raw
+    qemu-img create -q -f qcow2 -b qbase.raw -F raw qmid.qcow2 512k
+    qemu-img create -q -f qcow2 -b qmid.qcow2 -F qcow2 qtop.qcow2 1M
+    qemu-io -f qcow2 -c 'write -q -P 0x11 0 64k' qtop.qcow2
+}
+
+@test "commit: -b past a shorter middle layer writes its zeros into BASE, as qemu-img" {
+    need_commit
+    need_qemu
+    make_short_mid
+    run --separate-stderr "$IMG" commit -b base.raw top.add-cow
+    assert_status 0
+    assert_text "$output" "Image committed."
+    qemu-img commit -q -b qbase.raw qtop.qcow2
+    cmp base.raw qbase.raw
+    run qemu-io -f raw -r -c 'read -q -P 0x11 0 64k' \
+        -c 'read -q -P 0xaa 64k 448k' -c 'read -q -P 0 512k 512k' base.raw
+    assert_status 0
+    assert_text "$output" ""
+    # the next usual step: the top straight over BASE still reads zeros
+    run --separate-stderr "$IMG" rebase -u -b base.raw -F raw top.add-cow
+    assert_status 0
+    run "$IO" -r -c 'read -q -P 0x11 0 64k' -c 'read -q -P 0xaa 64k 448k' \
+        -c 'read -q -P 0 512k 512k' top.add-cow
+    assert_status 0
+    run "$IMG" check top.add-cow
+    assert_status 0
+}
+
+# A shim whose fdatasync never returns (a disk that stalls): it drops
+# "stuck" when entered and "interrupted" when a signal handler has run.
+make_stuck_shim() {
+    command -v cc >/dev/null || skip "no C compiler"
+    cat > stuck.c <<'C'
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+static void mark (const char *name)
+{
+  int fd = open (name, O_WRONLY | O_CREAT, 0644);
+  if (fd >= 0)
+    close (fd);
+}
+int fdatasync (int fd)
+{
+  struct timespec t = { 3600, 0 };
+  (void) fd;
+  mark ("stuck");
+  for (;;)
+    if (nanosleep (&t, NULL) < 0 && errno == EINTR)
+      mark ("interrupted");
+}
+C
+    cc -shared -fPIC -o stuck.so stuck.c
+}
+
+# Fail (and kill it) if process PID is still running after 10 s.
+exits_soon() {
+    local i
+    for i in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+    kill -KILL "$1"
+    echo "still running: the second signal did not stop it" >&2
+    return 1
+}
+
+wait_for_file() {
+    local i
+    for i in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+    echo "no $1" >&2
+    return 1
+}
+
+@test "commit: a second SIGINT exits at once (130) while stuck in fdatasync; the image stays valid" {
+    need_commit
+    make_overlay
+    make_stuck_shim
+    cp base.raw base.before
+    LD_PRELOAD=$PWD/stuck.so ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+        "$IMG" commit ov.add-cow > out 2> err 3>&- &
+    local pid=$!
+    wait_for_file stuck
+    kill -INT "$pid"
+    wait_for_file interrupted         # the first one was seen: still stuck
+    kill -INT "$pid"
+    local rc=0
+    exits_soon "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 130 ]
+    assert_text "$(cat err)" "addcow-img: interrupted again, exiting at once"
+    run "$IMG" check ov.add-cow
+    assert_status 0
+    assert_disk ov.add-cow
+}
+
+@test "commit: a second SIGTERM exits at once with 143" {
+    need_commit
+    make_overlay
+    make_stuck_shim
+    LD_PRELOAD=$PWD/stuck.so ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+        "$IMG" commit ov.add-cow > out 2> err 3>&- &
+    local pid=$!
+    wait_for_file stuck
+    kill -TERM "$pid"
+    wait_for_file interrupted
+    kill -TERM "$pid"
+    local rc=0
+    exits_soon "$pid"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 143 ]
+    run "$IMG" check ov.add-cow
+    assert_status 0
+    assert_disk ov.add-cow
+}

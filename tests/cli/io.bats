@@ -208,7 +208,7 @@ EOF
     cp ov.add-cow before.add-cow
     run --separate-stderr "$IO" -r -c 'write 0 64k' ov.add-cow
     assert_status 1
-    [[ $output == "write failed: "* ]]
+    assert_text "$stderr" "addcow-io: Block node is read-only"  # qemu-io's
     cmp before.add-cow ov.add-cow
     run "$IO" -r -c 'read -q -P 0x11 0 64k' ov.add-cow
     assert_status 0
@@ -249,8 +249,12 @@ Try 'addcow-io --help' for more information"
     run "$IO" -c help ov.add-cow
     assert_status 0
     assert_text "$output" \
-"flush -- flush all in-core file state to disk
+"alloc offset [count] -- checks if offset is allocated in the file
+discard [-Cq] off len -- discards a number of bytes at a specified offset
+flush -- flush all in-core file state to disk
 help -- help for one or all commands
+length -- gets the length of the current file
+map  -- prints the allocated areas of a file
 quit -- exit the program
 read [-qv] [-P pattern] off len -- reads a number of bytes at a specified offset
 write [-qz] [-P pattern] off len -- writes a number of bytes at a specified offset"
@@ -277,4 +281,65 @@ write [-qz] [-P pattern] off len -- writes a number of bytes at a specified offs
     run "$IO" "${cmds[@]}" ov.add-cow
     assert_status "$want_status"
     assert_text "$(strip_timing <<<"$output")" "$want"
+}
+
+# ---- discard, length, map, alloc and -r, side by side with qemu-io ----
+
+# a.add-cow and its qcow2 twin q.qcow2, both over b.raw (4 MiB).
+make_io_twins() {
+    need_qemu
+    qemu-img create -q -f raw b.raw 4M
+    qemu-io -f raw -c 'write -q -P 0x11 0 4M' b.raw
+    qemu-img create -q -f qcow2 -o data_file=q.data -b b.raw -F raw q.qcow2
+    "$IMG" create -q -b b.raw -F raw a.add-cow
+}
+
+# The same commands through qemu-io on the twin and addcow-io: the same
+# stdout, stderr (program name aside) and exit status.
+same_as_qemu_io() {
+    run --separate-stderr qemu-io -f qcow2 "$@" q.qcow2
+    local qs=$status qo=$output qe=$stderr
+    run --separate-stderr "$IO" "$@" a.add-cow
+    [ "$status" -eq "$qs" ]
+    assert_text "$output" "$qo"
+    assert_text "${stderr//addcow-io/qemu-io}" "$qe"
+}
+
+@test "io: length, map and alloc print what qemu-io prints" {
+    make_io_twins
+    same_as_qemu_io -c 'write -q 64k 64k' -c 'write -q 1M 128k' -c length \
+        -c map -c 'alloc 0 1M' -c 'alloc 64k' -c 'alloc 0' -c 'alloc 100 1000' \
+        -c 'alloc 0 8M' -c 'alloc 5M' -c 'alloc 3M 2M' -c 'alloc 0 0' \
+        -c 'l' -c 'alloc x' -c 'map 1' -c 'alloc' -c 'length 1'
+    assert_status 1
+    [[ $output == *"128 KiB (0x20000) bytes     allocated at offset 1 MiB (0x100000)"* ]]
+}
+
+@test "io: discard as qemu-io on the qcow2 twin: zeros, still allocated, the backing hidden" {
+    make_io_twins
+    same_as_qemu_io -c 'write -q -P 0x22 0 2M' -c 'discard -q 64k 128k' \
+        -c 'discard -q 1000 100' -c 'd -q 1M 100k' -c map \
+        -c 'read -q -P 0 64k 128k' -c 'read -q -P 0x22 0 64k' \
+        -c 'read -q -P 0x22 192k 64k' -c 'read -q -P 0x22 1M 100k' \
+        -c 'discard -q 5M 1' -c 'discard 1M'
+    assert_status 1
+    [[ $output == *"discard failed: Input/output error"* ]]
+    assert_text "$stderr" "bad argument count 1 to discard, expected at least 2 arguments"
+    run "$IMG" check a.add-cow
+    assert_status 0
+    # The statistics lines have qemu-io's shape.
+    run "$IO" -c 'discard 0 64k' a.add-cow
+    assert_status 0
+    assert_text "${lines[0]}" "discard 65536/65536 bytes at offset 0"
+    [[ ${lines[1]} =~ ^64\ KiB,\ 1\ ops\;\ [0-9:.]+\ sec\ \(.*/sec\ and\ [0-9.]+\ ops/sec\)$ ]]
+}
+
+@test "io: -r refuses write and discard as qemu-io does, and still reads" {
+    make_io_twins
+    same_as_qemu_io -r -c 'write -z 0 1' -c 'read -q 0 1' -c 'discard 0 64k' \
+        -c 'alloc 0' -c 'write 0 1' -c map -c length
+    assert_status 1
+    assert_text "$stderr" "addcow-io: Block node is read-only
+addcow-io: Block node is read-only
+addcow-io: Block node is read-only"
 }

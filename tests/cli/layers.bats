@@ -264,19 +264,17 @@ check_progress() {
         "addcow-img: top.add-cow: 'top.add-cow' is not in the backing chain of the image"
 }
 
-@test "layers: commit refuses a backing file another process uses" {
+@test "layers: commit into a backing file another overlay has open goes ahead, as qemu-img's" {
+    # qemu shares a backing file with writers (it takes only byte 100),
+    # so qemu-img commit does not see the other overlay; neither do we.
+    # A process that refuses to share write stops it: see locks.bats.
     make_chain
     "$IMG" create -q -b base.raw -F raw other.add-cow
-    cp base.raw base.before
     start_writer other.add-cow
     run --separate-stderr "$IMG" commit mid.add-cow
     stop_writer
-    assert_status 1
-    assert_text "$stderr" \
-        "addcow-img: mid.add-cow: 'base.raw' is in use by another process (use -U to inspect it anyway)"
-    cmp base.before base.raw
-    run "$IMG" commit mid.add-cow       # free again: it works
     assert_status 0
+    assert_text "$stderr" ""
 }
 
 @test "layers: commit refuses a read-only backing file" {

@@ -300,3 +300,136 @@ addcow-img: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes."
     done
     [ -z "$missing" ] || { echo "not in man/addcow-img.1:$missing" >&2; false; }
 }
+
+# ---- qemu-img's cache, rate and sharing options (-t, -T, -r, -U) ----
+
+# ov.add-cow over base.raw with data at 0 and 3M, and its qcow2 twin.
+make_cache_twins() {
+    need_qemu
+    truncate -s 4M base.raw
+    "$IMG" create -q -b base.raw -F raw ov.add-cow
+    "$IO" -c 'write -q -P 0x33 0 2M' -c 'write -q -P 0x44 3M 100k' ov.add-cow
+    qemu-img create -q -f qcow2 -o data_file=q.data -b base.raw -F raw q.qcow2
+}
+
+@test "options: -t, -T, -r and -U are accepted exactly where qemu-img accepts them" {
+    make_cache_twins
+    local cmd opt q a
+    while read -r cmd opt; do
+        q=0 a=0
+        qemu-img $cmd $opt q.qcow2 >/dev/null 2>qerr || q=$?
+        "$IMG" $cmd $opt ov.add-cow >/dev/null 2>aerr || a=$?
+        echo "$cmd $opt: qemu-img $q, addcow-img $a"
+        [ "$q" -eq "$a" ]
+        if [ "$q" -ne 0 ]; then
+            assert_text "$(sed 's/addcow-img/qemu-img/g' aerr)" "$(cat qerr)"
+        fi
+    done <<'LIST'
+check -T none
+check -T writethrough
+check -T bogus
+info -T none
+map -T none
+commit -d -t none
+commit -d -t unsafe
+commit -d -t bogus
+commit -d -T none
+commit -U
+commit -d -r 10M
+commit -d -r 1x
+commit -d -r -1
+rebase -u -b base.raw -F raw -t writethrough
+rebase -u -b base.raw -F raw -T directsync
+rebase -u -b base.raw -F raw -T bogus
+rebase -U -u -b base.raw -F raw
+rebase -U -b base.raw -F raw
+LIST
+}
+
+@test "options: every cache mode gives the bytes qemu-img commit gives" {
+    make_cache_twins
+    qemu-io -f qcow2 -c 'write -q -P 0x33 0 2M' -c 'write -q -P 0x44 3M 100k' q.qcow2
+    cp base.raw base.orig
+    qemu-img commit -q q.qcow2
+    cp base.raw want.raw
+    local m
+    for m in none off directsync writeback writethrough unsafe; do
+        cp base.orig base.raw
+        "$IMG" create -q -b base.raw -F raw ov.add-cow --force
+        "$IO" -c 'write -q -P 0x33 0 2M' -c 'write -q -P 0x44 3M 100k' ov.add-cow
+        run "$IMG" commit -t "$m" ov.add-cow
+        assert_status 0
+        assert_text "$output" "Image committed."
+        cmp want.raw base.raw
+        run "$IMG" check ov.add-cow
+        assert_status 0
+    done
+}
+
+@test "options: a flatten in every cache mode keeps the disk" {
+    make_cache_twins
+    local m
+    for m in none directsync writethrough unsafe; do
+        cp ov.add-cow o.add-cow
+        "$IMG" create -q -b base.raw -F raw -o image_file=o-$m.raw o-$m.add-cow
+        "$IO" -c 'write -q -P 0x33 0 2M' -c 'write -q -P 0x44 3M 100k' o-$m.add-cow
+        run "$IMG" rebase -t "$m" -T "$m" -b '' o-$m.add-cow
+        assert_status 0
+        run "$IO" -r -c 'read -q -P 0x33 0 2M' -c 'read -q -P 0 2M 1M' \
+            -c 'read -q -P 0x44 3M 100k' -c 'read -q -P 0 3172k 924k' o-$m.add-cow
+        assert_status 0
+        assert_text "$output" ""
+    done
+}
+
+@test "options: -t none reads and writes the data with O_DIRECT; unsafe never syncs; writethrough syncs every write" {
+    command -v strace >/dev/null || skip "no strace"
+    make_cache_twins
+    cp ov.add-cow keep.add-cow
+    strace -f -o none.trace -e trace=openat "$IMG" commit -d -t none ov.add-cow
+    grep -q 'O_RDWR|O_DIRECT' none.trace
+    strace -f -o wb.trace -e trace=openat "$IMG" commit -d ov.add-cow
+    ! grep -q O_DIRECT wb.trace
+    strace -f -o unsafe.trace -e trace=fsync,fdatasync "$IMG" commit -t unsafe ov.add-cow
+    ! grep -q sync unsafe.trace
+    cp keep.add-cow ov.add-cow
+    "$IO" -c 'write -q -P 0x33 0 2M' -c 'write -q -P 0x44 3M 100k' ov.add-cow
+    strace -f -o wt.trace -e trace=pwrite64,fdatasync,copy_file_range "$IMG" commit -d -t writethrough ov.add-cow
+    local writes syncs
+    writes=$(grep -c 'pwrite64\|copy_file_range' wt.trace)
+    syncs=$(grep -c fdatasync wt.trace)
+    [ "$syncs" -ge "$writes" ]
+}
+
+@test "options: -r limits commit's bandwidth and refuses what qemu-img refuses" {
+    make_cache_twins
+    run --separate-stderr "$IMG" commit -r 1.5x ov.add-cow
+    assert_status 1
+    assert_text "$stderr" "addcow-img: Invalid rate limit specified. You may use k, M, G, T, P or E suffixes for
+addcow-img: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes."
+    # 2.1 MiB at 1 MiB/s cannot be done within a second: a lower bound
+    # that no machine can miss, not a performance figure.
+    local t0 t1
+    t0=$(date +%s%N)
+    run "$IMG" commit -r 1M ov.add-cow
+    t1=$(date +%s%N)
+    assert_status 0
+    [ $(( (t1 - t0) / 1000000 )) -ge 1000 ]
+    cmp <(head -c 2M base.raw) <(head -c 2M /dev/zero | tr '\0' '\063')
+}
+
+@test "options: --object and --image-opts are not supported for add-cow images" {
+    "$IMG" create -q x.add-cow 1M
+    local cmd
+    for cmd in info map check commit "rebase -u -b ''"; do
+        run --separate-stderr "$IMG" $cmd --object secret,id=s0,data=x x.add-cow
+        assert_status 1
+        assert_text "$stderr" "addcow-img: --object is not supported for add-cow images"
+        run --separate-stderr "$IMG" $cmd --image-opts x.add-cow
+        assert_status 1
+        assert_text "$stderr" "addcow-img: --image-opts is not supported for add-cow images"
+    done
+    run --separate-stderr "$IO" --image-opts x.add-cow
+    assert_status 1
+    assert_text "$stderr" "addcow-io: --image-opts is not supported for add-cow images"
+}

@@ -62,6 +62,10 @@ setup_file() {
 
 @test "nbdkit loads the installed plugin by its path" {
   [ -n "${ADDCOW_NBDKIT_PLUGIN:-}" ] || skip "the plugin is not built"
+  # an ASan plugin cannot be loaded into nbdkit, which is built without it
+  if grep -q '^ADDCOW_SANITIZE:BOOL=ON' "$ADDCOW_BUILD_DIR/CMakeCache.txt"; then
+    skip "checked in the normal build"
+  fi
   run env -i PATH=/usr/bin:/bin \
     nbdkit --dump-plugin "$ROOT$PREFIX/lib/nbdkit/plugins/nbdkit-addcow-plugin.so"
   [ "$status" -eq 0 ]

@@ -684,6 +684,9 @@ try_open (const char *path, unsigned flags, struct addcow **img)
   return addcow_open (path, &o, img);
 }
 
+/* qemu's words: 'Failed to get "write" lock' when another process does
+ * not share write (a writer or a reader); 'Failed to get shared "write"
+ * lock' when a reader meets a writer. */
 static void
 assert_busy (const char *path, unsigned flags)
 {
@@ -692,8 +695,9 @@ assert_busy (const char *path, unsigned flags)
 
   ck_assert_int_eq (try_open (path, flags, &img), -EBUSY);
   ck_assert_ptr_null (img);
-  snprintf (msg, sizeof msg, "%s: image is in use by another process "
-            "(use -U to inspect it anyway)", path);
+  snprintf (msg, sizeof msg, "%s: Failed to get %s\"write\" lock\n"
+            "Is another process using the image [%s]?", path,
+            (flags & ADDCOW_OPEN_WRITE) ? "" : "shared ", path);
   tu_assert_error (msg);
 }
 
@@ -757,8 +761,8 @@ START_TEST (test_lock_image_file)
   tu_create (meta2, "disk.raw", "base.raw", "raw", CS, 0);
   w = tu_open (meta, true);
   ck_assert_int_eq (try_open (meta2, ADDCOW_OPEN_WRITE, &w2), -EBUSY);
-  snprintf (msg, sizeof msg, "%s: '%s' is in use by another process (use -U "
-            "to inspect it anyway)", meta2, image);
+  snprintf (msg, sizeof msg, "%s: Failed to get \"resize\" lock\n"
+            "Is another process using the image [%s]?", meta2, image);
   tu_assert_error (msg);
   addcow_close (w);
   free (meta2);
@@ -936,7 +940,7 @@ START_TEST (test_chain_depth_limit)
     snprintf (raw, sizeof raw, "l%u.raw", i);
     free (path);
     path = tu_join (dir, name);
-    if (i == ADDCOW_MAX_CHAIN_DEPTH)        /* create refuses it: -u */
+    if (i >= ADDCOW_MAX_CHAIN_DEPTH)        /* create refuses it: -u */
       create_unopened (path, raw, prev, "add-cow");
     else
       tu_create (path, raw, prev, i == 1 ? "raw" : "add-cow", CS, 0);

@@ -15,6 +15,9 @@
  * on write); after the threads join, and again after a reopen, each writer
  * range holds exactly what a model of its writes says.
  *
+ * A flush with nothing written since the last one syncs nothing (an
+ * fdatasync of a clean file still flushes the device's cache).
+ *
  * Built twice: normally, and with ThreadSanitizer (unit/threads-tsan),
  * where a data race fails the test as well.
  */
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -279,6 +283,57 @@ START_TEST (test_many_threads)
 }
 END_TEST
 
+/* Count the fdatasyncs of each descriptor. */
+static atomic_uint datasyncs;
+
+static int
+count_fdatasync (void *opaque, int fd)
+{
+  (void) opaque;
+  datasyncs++;
+  return fdatasync (fd);
+}
+
+START_TEST (test_flush_only_what_was_written)
+{
+  char *dir = tu_mkdtemp ();
+  char *top = tu_join (dir, "vm.add-cow"), *base = tu_join (dir, "b.raw");
+  struct addcow_io io = { .fdatasync = count_fdatasync };
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  uint8_t buf[4096];
+  struct addcow *h;
+
+  tu_make_file (base, MiB, 3);  /* a backing file: bits to write */
+  tu_create (top, NULL, "b.raw", "raw", CS, 0);
+  o.flags = ADDCOW_OPEN_WRITE;
+  o.io = &io;
+  ck_assert_int_eq (addcow_open (top, &o, &h), 0);
+  memset (buf, 0x5a, sizeof buf);
+
+  datasyncs = 0;
+  ck_assert_int_eq (addcow_flush (h), 0);       /* nothing written yet */
+  ck_assert_uint_eq (datasyncs, 0);
+  ck_assert_int_eq (addcow_pwrite (h, buf, sizeof buf, 0), 0);
+  ck_assert_int_eq (addcow_flush (h), 0);       /* data, then bitmap */
+  ck_assert_uint_eq (datasyncs, 2);
+  ck_assert_int_eq (addcow_flush (h), 0);
+  ck_assert_int_eq (addcow_flush (h), 0);
+  ck_assert_uint_eq (datasyncs, 2);
+  ck_assert_int_eq (addcow_pwrite (h, buf, sizeof buf, 4096), 0);
+  ck_assert_int_eq (addcow_flush (h), 0);       /* allocated: data only */
+  ck_assert_uint_eq (datasyncs, 3);
+  ck_assert_int_eq (addcow_pwrite_zeroes (h, 100, 8192), 0);
+  ck_assert_int_eq (addcow_flush (h), 0);
+  ck_assert_uint_eq (datasyncs, 4);
+  ck_assert_int_eq (addcow_close (h), 0);
+
+  free (base);
+  free (top);
+  tu_rmtree (dir);
+  free (dir);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -287,6 +342,7 @@ main (void)
 
   tcase_set_timeout (tc, 240);
   tcase_add_test (tc, test_many_threads);
+  tcase_add_test (tc, test_flush_only_what_was_written);
   suite_add_tcase (s, tc);
   return tu_run (s);
 }

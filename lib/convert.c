@@ -1,0 +1,273 @@
+/*
+ * convert.c - addcow_convert: write the virtual disk of an image into a
+ * new raw file, or a new add-cow image (addcow-img convert).
+ *
+ * The disk is walked with copy.c's sources: a run that reads as zeros
+ * stays a hole in the new file (written as zeros only when it is shorter
+ * than the sparse size, with fully_allocate, or where an existing target
+ * is not a hole already); a run that sits in a plain file at the same
+ * offset moves with copy_file_range on the copier's threads (a reflink
+ * file system then shares its extents); any other run goes through a
+ * buffer.
+ *
+ * Nothing that looks like a whole disk exists before the data is durable:
+ *   raw:     written to DST.convert-PID-N beside DST, fdatasync'd, renamed
+ *            over DST, the directory synced; on any failure or
+ *            cancellation the temporary file is removed;
+ *   add-cow: the image file is written the same way under its own name,
+ *            an old DST is removed first, then the add-cow file is created
+ *            over the image file (addcow_create: atomic, ALL_ALLOCATED).
+ *   existing (-n, raw only): written in place and fdatasync'd; a failure
+ *            leaves it incomplete, as qemu-img does (it was the caller's).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checked.h"
+#include "internal.h"
+
+#define ZERO_BYTES (UINT64_C (1) << 20)   /* zeros written at a time */
+
+struct conv {
+  struct addcow *src;
+  const struct addcow_convert_opts *o;
+  const char *dst;              /* the file being written, for messages */
+  int fd;
+  uint64_t size;                /* of the disk */
+  uint64_t dst_size;            /* of the target file */
+  bool fresh;                   /* a new, empty (sparse) file */
+  struct copier *copier;
+  struct progress prog;
+};
+
+static int
+write_zeros (struct conv *c, uint64_t len, uint64_t offset)
+{
+  static const uint8_t zeros[ZERO_BYTES];
+  uint64_t n;
+  int r = 0;
+
+  for (; len && r == 0; len -= n, offset += n) {
+    n = min_u64 (len, ZERO_BYTES);
+    r = io_write (&c->src->io, c->fd, zeros, (size_t) n, offset);
+  }
+  return r;
+}
+
+/* One run of the disk into the target. */
+static int
+convert_run (struct conv *c, const struct source *s, uint64_t offset)
+{
+  if (!source_is_zero (s))
+    return copy_source (c->copier, s, c->fd, c->dst_size, offset);
+  if (c->o->fully_allocate || s->len < c->o->sparse_size)
+    return write_zeros (c, s->len, offset);
+  if (c->fresh)
+    return 0;                           /* a hole already */
+  return copy_to_file (c->copier, -1, c->fd, c->dst_size, s->len, offset);
+}
+
+static int
+copy_disk (struct conv *c)
+{
+  struct source s;
+  uint64_t pos;
+  bool punch;
+  int r;
+
+  if ((r = copier_new (&c->src->io, &c->copier)) < 0)
+    return set_error (-r, "%s: out of memory", c->dst);
+  for (pos = 0; pos < c->size; pos += s.len) {
+    if ((r = disk_source (c->src, pos, min_u64 (c->size - pos,
+                                                COPY_CHUNK_BYTES), &s)) < 0)
+      return r;
+    if ((r = convert_run (c, &s, pos)) < 0)
+      return set_error (-r, "%s: could not write at %llu: %s", c->dst,
+                        (unsigned long long) pos, strerror (-r));
+    if ((r = progress_add (&c->prog, s.len, c->src->filename)) < 0)
+      return r;
+  }
+  if ((r = copier_wait (c->copier, &punch)) < 0)
+    return set_error (-r, "%s: could not write: %s", c->dst, strerror (-r));
+  if ((r = io_datasync (&c->src->io, c->fd)) < 0)
+    return set_error (-r, "%s: could not sync: %s", c->dst, strerror (-r));
+  return 0;
+}
+
+/* Create a new file beside PATH, for writing PATH atomically:
+ * PATH.convert-PID-N, the first N free (a crash may leave one behind).
+ * open's 0666 less the umask, as qemu-img's files get.  Returns the fd
+ * (and *TMP) or -errno. */
+static int
+create_temp (const char *path, char **tmp)
+{
+  size_t n = strlen (path) + 48;
+  unsigned i;
+  int fd = -EEXIST;
+
+  if (!(*tmp = malloc (n)))
+    return -ENOMEM;
+  for (i = 0; i < 1000 && fd == -EEXIST; i++) {
+    snprintf (*tmp, n, "%s.convert-%ld-%u", path, (long) getpid (), i);
+    fd = open (*tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+      fd = -errno;
+  }
+  return fd;
+}
+
+/* Write the disk to the raw file PATH (replaced atomically). */
+static int
+write_raw_file (struct conv *c, const char *path)
+{
+  char *tmp = NULL;
+  int r;
+
+  c->dst = path;
+  c->fresh = true;
+  c->dst_size = c->size;
+  c->fd = create_temp (path, &tmp);
+  if (c->fd < 0) {
+    r = set_error (-c->fd, "%s: could not create a file beside it: %s",
+                   path, strerror (-c->fd));
+    free (tmp);
+    return r;
+  }
+  if ((r = io_truncate (&c->src->io, c->fd, c->size)) < 0)
+    r = set_error (-r, "%s: could not size it to %llu bytes: %s", path,
+                   (unsigned long long) c->size, strerror (-r));
+  if (r == 0)
+    r = copy_disk (c);
+  copier_free (c->copier);
+  c->copier = NULL;
+  if (close (c->fd) < 0 && r == 0)
+    r = set_error_errno (errno, "%s: could not close", path);
+  if (r == 0 && (r = io_rename (&c->src->io, tmp, path, true)) < 0)
+    r = set_error (-r, "%s: could not rename '%s' to it: %s", path, tmp,
+                   strerror (-r));
+  if (r == 0 && (r = io_sync_dir (&c->src->io, path)) < 0)
+    r = set_error (-r, "%s: could not sync its directory: %s", path,
+                   strerror (-r));
+  if (r < 0)
+    unlink (tmp);                       /* gone after a rename: harmless */
+  free (tmp);
+  return r;
+}
+
+/* -n: into the existing raw file PATH, which must be big enough. */
+static int
+write_existing (struct conv *c, const char *path)
+{
+  struct stat st;
+  int r;
+
+  c->dst = path;
+  c->fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (c->fd < 0)
+    return set_error_errno (errno, "%s: could not open", path);
+  if (fstat (c->fd, &st) < 0)
+    r = set_error_errno (errno, "%s: could not stat", path);
+  else if ((uint64_t) st.st_size < c->size)
+    r = set_error (EINVAL, "%s: output file is smaller than input file",
+                   path);
+  else {
+    c->dst_size = (uint64_t) st.st_size;
+    r = copy_disk (c);
+  }
+  copier_free (c->copier);
+  c->copier = NULL;
+  if (close (c->fd) < 0 && r == 0)
+    r = set_error_errno (errno, "%s: could not close", path);
+  return r;
+}
+
+/* The image file's stored name: opts->image_name, else DST with its
+ * ".add-cow" replaced by (or, without it, followed by) ".raw". */
+static char *
+image_name (const char *dst, const char *given)
+{
+  const char *base = strrchr (dst, '/');
+  size_t n;
+  char *name;
+
+  if (given)
+    return strdup (given);
+  base = base ? base + 1 : dst;
+  n = strlen (base);
+  if (n > 8 && strcmp (base + n - 8, ".add-cow") == 0)
+    n -= 8;
+  if ((name = malloc (n + 5)))
+    snprintf (name, n + 5, "%.*s.raw", (int) n, base);
+  return name;
+}
+
+static int
+write_addcow (struct conv *c, const char *dst)
+{
+  struct addcow_create_opts co = ADDCOW_CREATE_OPTS_INIT;
+  char *name = image_name (dst, c->o->image_name), *path = NULL;
+  int r;
+
+  if (!name || !(path = path_resolve (dst, name))) {
+    r = set_error (ENOMEM, "%s: out of memory", dst);
+    goto out;
+  }
+  /* The image file is complete and durable before the add-cow file that
+   * makes it a disk exists; an old DST must not name it meanwhile. */
+  if ((r = write_raw_file (c, path)) < 0)
+    goto out;
+  if (unlink (dst) < 0 && errno != ENOENT) {
+    r = set_error_errno (errno, "%s: could not replace it", dst);
+    goto out;
+  }
+  co.image_name = name;
+  co.cluster_size = c->o->cluster_size;
+  r = addcow_create (dst, &co);
+ out:
+  free (name);
+  free (path);
+  return r;
+}
+
+static int
+check_opts (struct addcow *src, const char *dst,
+            const struct addcow_convert_opts *o)
+{
+  if (!src || !dst || !o)
+    return set_error (EINVAL, "addcow_convert: an argument is NULL");
+  if (o->version < 1 || o->version > ADDCOW_CONVERT_OPTS_VERSION)
+    return set_error (EINVAL, "addcow_convert: options of version %u "
+                      "expected", (unsigned) ADDCOW_CONVERT_OPTS_VERSION);
+  if (o->format != ADDCOW_CONVERT_RAW && o->format != ADDCOW_CONVERT_ADDCOW)
+    return set_error (EINVAL, "%s: unknown output format %d", dst,
+                      (int) o->format);
+  if (o->existing && o->format != ADDCOW_CONVERT_RAW)
+    return set_error (ENOTSUP, "%s: writing into an existing image is "
+                      "supported for raw targets only", dst);
+  if (src->backing_error)
+    return set_error (EIO, "%s", src->backing_error);
+  return 0;
+}
+
+int
+addcow_convert (struct addcow *src, const char *dst,
+                const struct addcow_convert_opts *opts)
+{
+  struct conv c = { .src = src, .o = opts, .fd = -1 };
+  int r;
+
+  if ((r = check_opts (src, dst, opts)) < 0)
+    return r;
+  c.size = src->virtual_size;
+  progress_start (&c.prog, opts->progress, opts->progress_opaque, c.size);
+  if (opts->existing)
+    return write_existing (&c, dst);
+  if (opts->format == ADDCOW_CONVERT_RAW)
+    return write_raw_file (&c, dst);
+  return write_addcow (&c, dst);
+}

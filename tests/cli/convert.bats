@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# addcow-img convert: side by side with qemu-img convert of the qcow2 twin
+# (a qcow2 image with a raw data file over the same backing file): the
+# result byte for byte and in allocation (map), messages and exit codes,
+# progress, and a cancelled convert leaving no target.
+
+load helpers
+
+# base.raw 2 MiB, 512k of 0x11 then a hole; ov.add-cow over it with 0x22
+# at 1M and 0x33 at 1600k (64k each); q.qcow2 the same.  (Whole clusters:
+# the zeros a partial write fills in are data in the image file, which
+# convert copies as they are while qemu-img scans them; see the man page.)
+make_twins() {
+    make_raw base.raw 2M 021 0:512k
+    "$IMG" create -q -b base.raw -F raw ov.add-cow
+    "$IO" -c 'write -q -P 0x22 1M 64k' -c 'write -q -P 0x33 1600k 64k' ov.add-cow
+    if command -v qemu-img >/dev/null; then
+        qemu-img create -q -f qcow2 -o data_file=q.data,backing_file=base.raw,backing_fmt=raw q.qcow2
+        qemu-io -f qcow2 -c 'write -q -P 0x22 1M 64k' -c 'write -q -P 0x33 1600k 64k' q.qcow2
+    fi
+}
+
+raw_map() {
+    qemu-img map --output=json -f raw "$1"
+}
+
+@test "convert -O raw: the same bytes and holes as qemu-img convert" {
+    need_qemu
+    make_twins
+    run --separate-stderr "$IMG" convert -O raw ov.add-cow out.raw
+    assert_status 0
+    assert_text "$output" ""
+    assert_text "$stderr" ""
+    qemu-img convert -O raw q.qcow2 want.raw
+    cmp want.raw out.raw
+    assert_text "$(raw_map out.raw)" "$(raw_map want.raw)"
+    # raw is the default, and an existing DST is replaced
+    run "$IMG" convert ov.add-cow out.raw
+    assert_status 0
+    cmp want.raw out.raw
+    [ -z "$(ls | grep convert-)" ]
+}
+
+@test "convert -O add-cow: a standalone image whose image file is qemu-img's raw" {
+    need_qemu
+    make_twins
+    run "$IMG" convert -O add-cow ov.add-cow new.add-cow
+    assert_status 0
+    qemu-img convert -O raw q.qcow2 want.raw
+    cmp want.raw new.raw
+    assert_text "$(raw_map new.raw)" "$(raw_map want.raw)"
+    run "$IMG" info new.add-cow
+    [[ $output == *"all allocated: true"* ]]
+    [[ $output != *"backing file"* ]]
+    run "$IMG" compare new.add-cow ov.add-cow
+    assert_status 0
+    run "$IMG" check new.add-cow
+    assert_status 0
+    # -o image_file= and cluster_size=
+    run "$IMG" convert -O add-cow -o image_file=disk.img,cluster_size=4k ov.add-cow o2.add-cow
+    assert_status 0
+    cmp want.raw disk.img
+    "$IMG" info o2.add-cow | grep -q '^cluster_size: 4096$'
+}
+
+@test "convert -f raw: a raw source" {
+    need_qemu
+    make_twins
+    run "$IMG" convert -f raw -O raw base.raw out.raw
+    assert_status 0
+    qemu-img convert -f raw -O raw base.raw want.raw
+    cmp want.raw out.raw
+    assert_text "$(raw_map out.raw)" "$(raw_map want.raw)"
+}
+
+@test "convert -n writes into an existing file that is large enough" {
+    need_qemu
+    make_twins
+    qemu-img convert -O raw q.qcow2 want.raw
+    make_raw target.raw 3M 177 0:3M
+    run "$IMG" convert -n ov.add-cow target.raw
+    assert_status 0
+    [ "$(stat -c %s target.raw)" = 3145728 ]
+    cmp -n 2097152 want.raw target.raw
+    # its tail is left alone
+    [ "$(hex_at target.raw 2097152 1)" = 7f ]
+    truncate -s 1M small.raw
+    run --separate-stderr "$IMG" convert -n ov.add-cow small.raw
+    assert_status 1
+    assert_text "$stderr" "addcow-img: small.raw: output file is smaller than input file"
+    run --separate-stderr "$IMG" convert -n ov.add-cow nosuch.raw
+    assert_status 1
+    assert_text "$stderr" "addcow-img: nosuch.raw: could not open: No such file or directory"
+}
+
+@test "convert -S 0 allocates every byte; -S SIZE writes short zero runs" {
+    need_qemu
+    make_twins
+    run "$IMG" convert -S 0 ov.add-cow full.raw
+    assert_status 0
+    qemu-img convert -O raw q.qcow2 want.raw
+    cmp want.raw full.raw
+    [ "$(stat -c %b full.raw)" -ge 4096 ]
+    run "$IMG" convert -S 16M ov.add-cow s.raw
+    assert_status 0
+    cmp want.raw s.raw
+}
+
+@test "convert: refusals match qemu-img's messages" {
+    need_qemu
+    make_twins
+    local args
+    while IFS= read -r args; do
+        eval "set -- $args"
+        local qargs=("${@/SRC/q.qcow2}") oargs=("${@/SRC/ov.add-cow}")
+        run --separate-stderr qemu-img convert "${qargs[@]}"
+        local qstatus=$status qerr=${stderr//qemu-img/addcow-img}
+        run --separate-stderr "$IMG" convert "${oargs[@]}"
+        assert_status "$qstatus"
+        assert_text "$stderr" "$qerr"
+        assert_text "$output" ""
+    done <<'EOF'
+SRC
+-O bogus SRC x.raw
+-S 12Q SRC x.raw
+-S 1000 SRC x.raw
+-S 32M SRC x.raw
+-m 0 SRC x.raw
+-m 17 SRC x.raw
+-m abc SRC x.raw
+-B base.raw -O raw SRC x.raw
+-O raw -o cluster_size=4k SRC x.raw
+EOF
+    [ ! -e x.raw ]
+    run --separate-stderr "$IMG" convert nosuch.add-cow x.raw
+    assert_status 1
+    assert_text "$stderr" "addcow-img: nosuch.add-cow: could not open: No such file or directory"
+    run --separate-stderr "$IMG" convert -O add-cow -o bogus=1 ov.add-cow x.add-cow
+    assert_status 1
+    assert_text "$stderr" "addcow-img: Invalid parameter 'bogus'"
+    run --separate-stderr "$IMG" convert -O add-cow -B base.raw ov.add-cow x.add-cow
+    assert_status 1
+    [ ! -e x.add-cow ]
+}
+
+@test "convert -p prints progress on stdout; -q nothing" {
+    make_twins
+    run "$IMG" convert -p ov.add-cow p.raw
+    assert_status 0
+    [[ $output == "    (0.00/100%)"$'\r'*"    (100.00/100%)"$'\r' ]]
+    run "$IMG" convert -q -p -W -m 4 ov.add-cow q.raw
+    assert_status 0
+    assert_text "$output" ""
+    cmp p.raw q.raw
+}
+
+@test "convert: SIGINT removes the target, exit 130" {
+    truncate -s 1G base.raw
+    "$IMG" create -q -b base.raw -F raw big.add-cow
+    "$IO" -c 'write -q -P 0x77 0 256M' big.add-cow
+    "$IMG" convert -p -S 0 big.add-cow out.raw > progress.out 2> err.out &
+    local pid=$! i
+    for i in $(seq 500); do [ -s progress.out ] && break; sleep 0.01; done
+    [ -s progress.out ]
+    kill -INT "$pid"
+    status=0
+    wait "$pid" || status=$?
+    assert_status 130
+    assert_text "$(cat err.out)" "addcow-img: big.add-cow: cancelled"
+    [ ! -e out.raw ]
+    [ -z "$(ls | grep convert-)" ]
+}
+
+@test "convert: --help and -h on stdout; every option in the man page" {
+    local opt
+    for opt in --help -h; do
+        run --separate-stderr "$IMG" convert $opt
+        assert_status 0
+        assert_text "$stderr" ""
+        [[ ${lines[0]} == "usage: addcow-img convert "* ]]
+    done
+    local text
+    text=$(sed 's/\\-/-/g' "$SRC_DIR/man/addcow-img.1")
+    for opt in -p -q -f -O -o -S -n -W -m -U --force-share; do
+        grep -qE -- "(^|[^-A-Za-z])$opt([^-A-Za-z]|\$)" <<<"$text"
+    done
+    grep -q '^\.SS convert' "$SRC_DIR/man/addcow-img.1"
+}

@@ -1,0 +1,243 @@
+/*
+ * test-convert.c - addcow_convert: the target is the disk byte for byte,
+ * its zero runs are holes, and it is durable before success and never
+ * looks whole before it is: cut off after every write, truncate and sync
+ * (layers-io.c's cache model), a failing write, a cancellation - each
+ * leaves no target (or, after the rename, the whole disk) and no
+ * temporary file.
+ *
+ * The fixture: base.raw (256 KiB of pattern, then a hole to 1 MiB),
+ * src.add-cow over it, 1 MiB, 4 KiB clusters, with data in its own image
+ * file at 8k and 600k.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "layers-io.h"
+
+#define CS 4096u
+#define MIB (UINT64_C (1) << 20)
+
+static struct {
+  char *root, *dir, *snap, *src, *dst, *dst_ac, *dst_img;
+  uint8_t *disk;
+  uint64_t size;
+  enum addcow_convert_format format;
+} G;
+
+static void
+setup (void)
+{
+  char *base;
+
+  memset (&G, 0, sizeof G);
+  G.root = tu_mkdtemp ();
+  G.dir = tu_join (G.root, "w");
+  G.snap = tu_join (G.root, "snap");
+  ck_assert (mkdir (G.dir, 0755) == 0 && mkdir (G.snap, 0755) == 0);
+  base = tu_join (G.dir, "base.raw");
+  G.src = tu_join (G.dir, "src.add-cow");
+  G.dst = tu_join (G.dir, "out.raw");
+  G.dst_ac = tu_join (G.dir, "out.add-cow");
+  G.dst_img = tu_join (G.dir, "out.raw");
+  tu_make_file (base, 256 * 1024, 1);
+  tu_truncate (base, MIB);
+  tu_create (G.src, "src.raw", "base.raw", "raw", CS, 0);
+  lt_write (G.src, 2, 8192 + 100, 5000);
+  lt_write (G.src, 3, 600 * 1024, 3 * CS);
+  G.disk = lt_disk (G.src, &G.size);
+  free (base);
+}
+
+static void
+teardown (void)
+{
+  tu_rmtree (G.root);
+  free (G.root); free (G.dir); free (G.snap); free (G.src); free (G.dst);
+  free (G.dst_ac); free (G.dst_img); free (G.disk);
+}
+
+static int
+convert_op (const char *path, const struct addcow_io *io, void *arg)
+{
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow_convert_opts co = ADDCOW_CONVERT_OPTS_INIT;
+  struct addcow *img;
+  int r;
+
+  (void) arg;
+  o.io = io;
+  if ((r = addcow_open (path, &o, &img)) < 0)
+    return r;
+  co.format = G.format;
+  r = addcow_convert (img, G.format == ADDCOW_CONVERT_RAW ? G.dst : G.dst_ac,
+                      &co);
+  addcow_close (img);
+  return r;
+}
+
+static void
+assert_no_temp (void)
+{
+  ck_assert_msg (!lt_dir_has_suffix (G.dir, "-0"),
+                 "a temporary file is left behind");
+}
+
+/* The target holds the disk; [256k, 600k) is a hole in it. */
+static void
+assert_target (void)
+{
+  int fd = open (G.dst_img, O_RDONLY);
+  off_t d;
+
+  lt_assert_file (G.dst_img, G.disk, G.size);
+  ck_assert_uint_eq (tu_file_size (G.dst_img), G.size);
+  ck_assert (fd >= 0);
+  d = lseek (fd, 256 * 1024, SEEK_DATA);
+  close (fd);
+  ck_assert_int_eq (d, 600 * 1024);
+  if (G.format == ADDCOW_CONVERT_ADDCOW) {
+    uint64_t size;
+    uint8_t *disk = lt_disk (G.dst_ac, &size);
+    ck_assert_uint_eq (size, G.size);
+    lt_assert_same (disk, G.disk, size, "the new image's disk");
+    free (disk);
+    lt_assert_clean (G.dst_ac);
+  }
+}
+
+START_TEST (test_convert)
+{
+  int r;
+
+  G.format = _i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  r = convert_op (G.src, NULL, NULL);
+  ck_assert_msg (r == 0, "convert: %s", addcow_get_error ());
+  assert_target ();
+  assert_no_temp ();
+  r = convert_op (G.src, NULL, NULL);   /* over the old target */
+  ck_assert_msg (r == 0, "convert: %s", addcow_get_error ());
+  assert_target ();
+  assert_no_temp ();
+}
+END_TEST
+
+/* After a cut: no target, or (the rename done) the whole disk. */
+static void
+verify (const char *dir, void *arg, bool finished)
+{
+  const char *top = G.format == ADDCOW_CONVERT_RAW ? G.dst : G.dst_ac;
+
+  (void) dir; (void) arg;
+  if (finished || access (top, F_OK) == 0)
+    assert_target ();
+  /* (a crash may leave the temporary file: the next run takes another
+   * name, and a finished run leaves none of its own) */
+}
+
+START_TEST (test_crash)
+{
+  struct lt_case c = { .dir = G.dir, .snap = G.snap, .path = G.src,
+                       .op = convert_op, .verify = verify };
+  long n;
+
+  G.format = _i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  lt_copy_dir (G.dir, G.snap);
+  n = lt_crash_every_op (&c);
+  fprintf (stderr, "convert crash (%s): %ld cut points\n",
+           _i ? "add-cow" : "raw", n);
+  ck_assert_int_ge (n, 3);
+}
+END_TEST
+
+static void
+verify_failed (const char *dir, void *arg, bool finished)
+{
+  const char *top = G.format == ADDCOW_CONVERT_RAW ? G.dst : G.dst_ac;
+
+  (void) dir; (void) arg;
+  if (finished) {
+    assert_target ();
+    assert_no_temp ();
+    return;
+  }
+  ck_assert_msg (access (top, F_OK) != 0, "a failed convert left %s", top);
+  assert_no_temp ();
+}
+
+START_TEST (test_eio_every_write)
+{
+  struct lt_case c = { .dir = G.dir, .snap = G.snap, .path = G.src,
+                       .op = convert_op, .verify = verify_failed };
+
+  G.format = _i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  lt_copy_dir (G.dir, G.snap);
+  ck_assert_int_gt (lt_fail_every_write (&c, EIO, true), 0);
+  ck_assert_int_gt (lt_fail_every_sync (&c, EIO), 0);
+}
+END_TEST
+
+static int
+stop_half_way (void *opaque, uint64_t done, uint64_t total)
+{
+  (void) opaque;
+  return done >= total / 2;
+}
+
+START_TEST (test_cancel_and_refusals)
+{
+  struct addcow_convert_opts co = ADDCOW_CONVERT_OPTS_INIT;
+  struct addcow *img = tu_open (G.src, false);
+  char *small = tu_join (G.dir, "small.raw");
+
+  co.progress = stop_half_way;
+  ck_assert_int_eq (addcow_convert (img, G.dst, &co), -ECANCELED);
+  ck_assert (access (G.dst, F_OK) != 0);
+  assert_no_temp ();
+  co.progress = NULL;
+  tu_make_file (small, G.size - 512, 4);
+  co.existing = true;
+  ck_assert_int_eq (addcow_convert (img, small, &co), -EINVAL);
+  tu_assert_error_has ("small.raw: output file is smaller than input file",
+                       NULL, NULL);
+  tu_truncate (small, G.size + 4096);
+  ck_assert_int_eq (addcow_convert (img, small, &co), 0);
+  lt_assert_file (small, G.disk, G.size);
+  ck_assert_uint_eq (tu_file_size (small), G.size + 4096);
+  co.format = ADDCOW_CONVERT_ADDCOW;
+  ck_assert_int_eq (addcow_convert (img, G.dst_ac, &co), -ENOTSUP);
+  co.version = 0;
+  ck_assert_int_eq (addcow_convert (img, G.dst, &co), -EINVAL);
+  ck_assert_int_eq (addcow_convert (img, NULL, &co), -EINVAL);
+  addcow_close (img);
+  free (small);
+}
+END_TEST
+
+static Suite *
+convert_suite (void)
+{
+  Suite *s = suite_create ("convert");
+  TCase *t = tcase_create ("convert");
+
+  tcase_add_checked_fixture (t, setup, teardown);
+  tcase_set_timeout (t, 240);
+  tcase_add_loop_test (t, test_convert, 0, 2);
+  tcase_add_loop_test (t, test_crash, 0, 2);
+  tcase_add_loop_test (t, test_eio_every_write, 0, 2);
+  tcase_add_test (t, test_cancel_and_refusals);
+  suite_add_tcase (s, t);
+  return s;
+}
+
+int
+main (void)
+{
+  return tu_run (convert_suite ());
+}
