@@ -187,6 +187,10 @@ adopt (struct addcow *img, struct header *h)
   header_free (&img->hdr);
   img->hdr = *h;
   memset (h, 0, sizeof *h);
+  /* The handle's layer points into the header. */
+  img->self.backing_name = img->hdr.backing_name;
+  img->self.backing_format = img->hdr.backing_name ? img->hdr.backing_fmt
+                                                   : NULL;
   if (img->hdr.compat_features & ADDCOW_COMPAT_ALL_ALLOCATED)
     img->all_allocated = true;
   if (img->bm.bytes)

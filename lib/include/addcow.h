@@ -69,9 +69,9 @@ extern "C" {
 ADDCOW_API const char *addcow_get_error (void);
 
 /* ---------------------------------------------------------------------- */
-/* Injectable I/O.  Every read, write, sync, truncate, hole punch, seek,
- * rename and directory sync the library does on its files goes through
- * this table, so that tests can inject failures and simulate crashes.
+/* Injectable I/O.  Every read, write, sync, truncate, hole punch, rename
+ * and directory sync the library does on its files goes through this
+ * table (and seeks for data and holes, see lseek below), so that tests can inject failures and simulate crashes.
  * Each function returns what the matching system call returns (-1 and
  * errno on failure).  NULL means "use the system call"; punch_hole and
  * copy_range may also fail with EOPNOTSUPP and the library then falls back
@@ -104,8 +104,9 @@ struct addcow_io {
                  unsigned flags);
   /* Make the entries of directory DIR durable (open it, fsync). */
   int (*sync_dir) (void *opaque, const char *dir);
-  /* lseek (fd, offset, whence); the library asks SEEK_DATA, SEEK_HOLE
-   * and SEEK_END. */
+  /* lseek (fd, offset, whence), for SEEK_DATA / SEEK_HOLE.  (Not yet
+   * every probe of the library goes through it: copy.c's hole probes of
+   * raw files still call lseek directly.) */
   off_t (*lseek) (void *opaque, int fd, off_t offset, int whence);
 };
 #define ADDCOW_IO_VERSION 1

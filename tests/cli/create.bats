@@ -403,19 +403,19 @@ x.raw"
     start_writer y.add-cow          # holds data.raw, not x.add-cow
     run --separate-stderr "$IMG" create --force -o image_file=new.raw x.add-cow 1M
     assert_status 1
+    # an image file plays qemu's data-file role: qemu-img names "resize"
     assert_text "$stderr" 'addcow-img: x.add-cow: Failed to get "resize" lock
 Is another process using the image [data.raw]?'
     stop_writer
     [ ! -e new.raw ]
 }
 
-# qemu-img 7.2 says the same of a data file a writer holds (it shares write,
-# not resize): "Failed to get "resize" lock".
 @test "create: adopting an image file another image is writing is refused" {
     "$IMG" create -q v.add-cow 1M
     start_writer v.add-cow
     run --separate-stderr "$IMG" create -o image_file=v.raw w.add-cow
     assert_status 1
+    # as qemu-img create -o data_file=v.raw says when v.raw is in use
     assert_text "$stderr" 'addcow-img: w.add-cow: Failed to get "resize" lock
 Is another process using the image [v.raw]?'
     stop_writer
@@ -430,12 +430,16 @@ Is another process using the image [v.raw]?'
     exec {H_IN}>&"${HOLDER[1]}"
     sleep 1
     run --separate-stderr qemu-img create -f qcow2 q.qcow2 1M
+    local st=$status err=$stderr
+    run --separate-stderr qemu-img create -f qcow2 -o data_file=q.raw r.qcow2 1M
     echo quit >&"$H_IN"
     exec {H_IN}>&-
     wait "$pid" || true
-    assert_status 1
-    assert_text "$stderr" 'qemu-img: q.qcow2: Failed to get "write" lock
+    assert_text "$st $err" '1 qemu-img: q.qcow2: Failed to get "write" lock
 Is another process using the image [q.qcow2]?'
+    assert_status 1                 # its data file: the "resize" lock
+    assert_text "$stderr" 'qemu-img: r.qcow2: Failed to get "resize" lock
+Is another process using the image [q.raw]?'
 }
 
 @test "create: an image that is its own image or backing file is refused before writing" {
