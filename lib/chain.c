@@ -23,7 +23,8 @@
  * layer keeps verbatim in a file that may have holes (probe_holes) is
  * split further by asking that file (SEEK_DATA/SEEK_HOLE): its holes are
  * zero runs, as qemu's raw driver reports them.  A plain read does not
- * need that and does not pay for it.
+ * need that and does not pay for it, nor does it ask a layer that owns
+ * every byte (raw: holes read as zeros anyway) for its block status.
  */
 #include <errno.h>
 #include <limits.h>
@@ -35,7 +36,7 @@
 /* Cut a verbatim data run at the next hole of its file (or report the
  * hole as zeros), for layers whose files may have holes. */
 static void
-probe_holes (struct chain_run *run)
+probe_holes (const struct layer *l, struct chain_run *run)
 {
   struct source s;
 
@@ -45,6 +46,8 @@ probe_holes (struct chain_run *run)
   if (s.fd < 0) {
     run->kind = RUN_ZERO;
     run->fd = -1;
+    if (!l->hole_offsets)
+      run->filename = NULL;
   }
 }
 
@@ -109,7 +112,7 @@ walk (struct layer *top, unsigned stop, bool want_zero, uint64_t offset,
       run->filename = lr.filename;
       if (want_zero && l->probe_holes && run->kind == RUN_DATA
           && run->fd >= 0)
-        probe_holes (run);
+        probe_holes (l, run);
       return 0;
     }
     if (!l->backing) {          /* nobody holds it */

@@ -4,7 +4,9 @@
  * A cluster whose bit is set (every cluster, with ALL_ALLOCATED) is data
  * of this layer, kept verbatim in the image file at the same offset; the
  * image file is written while open, so its holes are found by the chain
- * walk without a cached hint (probe_holes).  A clear bit is "not here".
+ * walk without a cached hint (probe_holes): zeros, with their offset in
+ * the file when the image is ALL_ALLOCATED (the file is the disk, as a
+ * raw file), else without one (a zero cluster, as qcow2 reports it).  A clear bit is "not here".
  * Every lookup scans the bitmap no further than the request
  * (bitmap_find_bounded), so its cost follows the request, not the disk.
  *
@@ -113,6 +115,10 @@ addcow_layer_init (struct addcow *img, unsigned depth)
   l->filename = img->filename;
   l->depth = depth;
   l->probe_holes = true;
+  /* With ALL_ALLOCATED the image file is the disk: its holes map as a
+   * raw file's (qemu-img map -f raw).  Under set bits, a hole is what a
+   * zero write left: a zero cluster, as qcow2 reports it. */
+  l->hole_offsets = img->all_allocated;
   l->cluster_size = img->cluster_size;
   l->backing_name = img->hdr.backing_name;
   l->backing_format = img->hdr.backing_name ? img->hdr.backing_fmt : NULL;

@@ -8,6 +8,7 @@
  * read from the wrong layer never passes by accident.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,17 @@ in_dir (const char *name)
   free (last);
   last = tu_join (dir, name);
   return last;
+}
+
+static void
+assert_file (const char *path, const uint8_t *want, size_t len)
+{
+  size_t got_len;
+  uint8_t *got = tu_read_file (path, &got_len);
+
+  ck_assert_uint_eq (got_len, len);
+  ck_assert_mem_eq (got, want, len);
+  free (got);
 }
 
 static int
@@ -322,6 +334,104 @@ START_TEST (test_short_layer_read)
 }
 END_TEST
 
+/* ---- a layer whose data is not in place (as compressed qcow2 data) ---- */
+
+/* Data everywhere, read only through the driver (fd -1): pattern SEED. */
+static int
+fake_status (struct layer *l, uint64_t offset, uint64_t max,
+             struct layer_run *run)
+{
+  (void) l;
+  run->kind = RUN_DATA;
+  run->len = max < 3 * CS ? max : 3 * CS;   /* runs of 3 clusters */
+  run->fd = -1;
+  run->file_offset = offset;
+  run->filename = NULL;
+  return 0;
+}
+
+static int
+fake_read (struct layer *l, void *buf, size_t count, uint64_t offset)
+{
+  (void) l;
+  tu_fill (buf, count, MID_SEED, offset);
+  return 0;
+}
+
+static int
+fake_close (struct layer *l)
+{
+  (void) l;
+  return 0;
+}
+
+static const struct layer_ops fake_ops = {
+  .format = "fake", .block_status = fake_status, .read = fake_read,
+  .close = fake_close,
+};
+
+START_TEST (test_layer_not_in_place)
+{
+  struct layer fake = { .ops = &fake_ops, .size = 6 * CS, .filename = "fake",
+                        .depth = 1 };
+  uint8_t got[8 * CS], want[8 * CS];
+  struct addcow_extent e;
+  struct copier *c;
+  struct source s;
+  struct addcow *img;
+  int fd;
+
+  /* top.add-cow (8 clusters, cluster 7 written) over the fake layer. */
+  tu_make_file (in_dir ("base.raw"), 6 * CS, BASE_SEED);
+  make_layer ("top.add-cow", 8 * CS, "base.raw", "raw");
+  img = tu_open (in_dir ("top.add-cow"), true);
+  put (img, TOP_SEED, 7 * CS, CS);
+  ck_assert_int_eq (layer_close_chain (img->self.backing), 0);
+  img->self.backing = &fake;
+  img->backing_size = fake.size;
+
+  memset (want, 0, sizeof want);
+  tu_fill (want, 6 * CS, MID_SEED, 0);
+  tu_fill (want + 7 * CS, CS, TOP_SEED, 7 * CS);
+  ck_assert_int_eq (addcow_pread (img, got, sizeof got, 0), 0);
+  ck_assert_mem_eq (got, want, sizeof got);
+  /* Data with no place in a file: no offset. */
+  ck_assert_int_eq (addcow_block_status (img, CS, UINT64_MAX, &e), 0);
+  ck_assert_uint_eq (e.length, 3 * CS);
+  ck_assert_uint_eq (e.depth, 1);
+  ck_assert_uint_eq (e.flags, ADDCOW_EXTENT_PRESENT | ADDCOW_EXTENT_DATA);
+  ck_assert_ptr_null (e.filename);
+
+  /* A copy source that must be read through the layer ... */
+  ck_assert_int_eq (chain_source (img, CS, 8 * CS, &s), 0);
+  ck_assert_int_eq (s.fd, -1);
+  ck_assert_ptr_eq (s.layer, &fake);
+  ck_assert_uint_eq (s.len, 3 * CS);
+  ck_assert (!source_is_zero (&s));
+  /* ... is copied through a buffer to the same offset of a file. */
+  tu_write_file (in_dir ("out.raw"), "", 0);
+  tu_truncate (in_dir ("out.raw"), 8 * CS);
+  fd = open (in_dir ("out.raw"), O_RDWR);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_eq (copier_new (&img->io, &c), 0);
+  ck_assert_int_eq (copy_source (c, &s, fd, 8 * CS, CS), 0);
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  copier_free (c);
+  close (fd);
+  memset (want, 0, sizeof want);
+  tu_fill (want + CS, 3 * CS, MID_SEED, CS);
+  assert_file (in_dir ("out.raw"), want, 8 * CS);
+  /* Past the fake layer's end: zeros owned by it, not present. */
+  ck_assert_int_eq (addcow_block_status (img, 6 * CS, UINT64_MAX, &e), 0);
+  ck_assert_uint_eq (e.length, CS);
+  ck_assert_uint_eq (e.depth, 0);
+  ck_assert_uint_eq (e.flags, ADDCOW_EXTENT_ZERO);
+
+  img->self.backing = NULL;     /* not the chain's to close */
+  ck_assert_int_eq (addcow_close (img), 0);
+}
+END_TEST
+
 /* ---- ALL_ALLOCATED and a backing name that is the image itself ---------- */
 
 START_TEST (test_all_allocated_backing_is_image)
@@ -368,6 +478,7 @@ suite (void)
   tcase_add_test (tc, test_layer_info);
   tcase_add_test (tc, test_short_layer_resolve);
   tcase_add_test (tc, test_short_layer_read);
+  tcase_add_test (tc, test_layer_not_in_place);
   tcase_add_test (tc, test_all_allocated_backing_is_image);
   suite_add_tcase (s, tc);
   return s;
