@@ -285,6 +285,7 @@ wait_for_file() {
     run "$IMG" check ov.add-cow
     assert_status 0
     assert_disk ov.add-cow
+}
 
 # base.raw 1 MiB of 0xaa; mid 512 KiB over it; top 1 MiB over mid, with
 # 0x11 at 0; and with qemu the same chain in qcow2 (q*.qcow2, over its
