@@ -386,15 +386,15 @@ LIST
     command -v strace >/dev/null || skip "no strace"
     make_cache_twins
     cp ov.add-cow keep.add-cow
-    strace -f -o none.trace -e trace=openat "$IMG" commit -d -t none ov.add-cow
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o none.trace -e trace=openat "$IMG" commit -d -t none ov.add-cow
     grep -q 'O_RDWR|O_DIRECT' none.trace
-    strace -f -o wb.trace -e trace=openat "$IMG" commit -d ov.add-cow
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o wb.trace -e trace=openat "$IMG" commit -d ov.add-cow
     ! grep -q O_DIRECT wb.trace
-    strace -f -o unsafe.trace -e trace=fsync,fdatasync "$IMG" commit -t unsafe ov.add-cow
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o unsafe.trace -e trace=fsync,fdatasync "$IMG" commit -t unsafe ov.add-cow
     ! grep -q sync unsafe.trace
     cp keep.add-cow ov.add-cow
     "$IO" -c 'write -q -P 0x33 0 2M' -c 'write -q -P 0x44 3M 100k' ov.add-cow
-    strace -f -o wt.trace -e trace=pwrite64,fdatasync,copy_file_range "$IMG" commit -d -t writethrough ov.add-cow
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o wt.trace -e trace=pwrite64,fdatasync,copy_file_range "$IMG" commit -d -t writethrough ov.add-cow
     local writes syncs
     writes=$(grep -c 'pwrite64\|copy_file_range' wt.trace)
     syncs=$(grep -c fdatasync wt.trace)
