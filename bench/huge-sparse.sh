@@ -135,7 +135,11 @@ if [ "$BIG" = 1 ]; then
   "$ADDCOW_IMG" map --output=json ov.add-cow > map.a
   "$QEMU_IMG" map --output=json ov.qcow2 > map.q
   note "map entries: $(wc -l < map.a) / $(wc -l < map.q)"
-  cmp -s map.a map.q && note "maps identical: yes" || { note "maps identical: NO"; BAD=1; }
+  # qcow2 has zero clusters ("zero": true, no offset) where add-cow has
+  # allocated clusters that read as zeros: compare the runs and depths.
+  jq -c '.[] | [.start, .length, .depth]' map.a > runs.a
+  jq -c '.[] | [.start, .length, .depth]' map.q > runs.q
+  cmp -s runs.a runs.q && note "same runs and depths: yes" || { note "same runs and depths: NO"; BAD=1; }
   cd "$WORK" && rm -rf "$D"
 fi
 

@@ -117,10 +117,17 @@ uint64_t
 bitmap_find_bounded (const struct bitmap *bm, uint64_t start, uint64_t end,
                      bool value)
 {
+  uint64_t near, f;
+
   end = min_u64 (end, bm->nbits);
-  if (bm->map && value && start < end && end - start >= HOLE_SKIP_BITS)
-    return bitmap_map_find_set (bm, start, end);
-  return bitmap_scan (bm, start, end, value);
+  if (!bm->map || !value || start >= end || end - start < HOLE_SKIP_BITS)
+    return bitmap_scan (bm, start, end, value);
+  /* The rest of START's block first, in memory: a set bit close by (a
+   * map of many small runs) costs no system call. */
+  near = min_u64 (end, (start / (BITMAP_BLOCK * 8) + 1) * BITMAP_BLOCK * 8);
+  if ((f = bitmap_scan (bm, start, near, true)) < near || near == end)
+    return f;
+  return bitmap_map_find_set (bm, near, end);
 }
 
 uint64_t
