@@ -8,7 +8,7 @@
  * says, without the depth) differs.  A content mismatch is reported at the
  * first differing 512-byte sector, as qemu-img does.
  *
- * Where the bytes of a run come from is copy.c's disk_source: a file and
+ * Where the bytes of a run come from is copy.c's layer_source: a file and
  * the offset in it, a layer to read through, or zeros.  Two runs read from
  * the same file (same device and inode) at the same offset - a shared
  * backing file - are equal without being read, and so are zeros against
@@ -156,7 +156,7 @@ compare_range (struct cmp *c, uint64_t start, uint64_t end)
     if (c->res->outcome != ADDCOW_COMPARE_IDENTICAL)
       break;
     for (k = 0; k < 2; k++) {
-      if ((r = disk_source (c->img[k], pos, n, &s[k])) < 0)
+      if ((r = layer_source (c->img[k]->top, pos, n, &s[k])) < 0)
         return r;
       n = min_u64 (n, s[k].len);
     }

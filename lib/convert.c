@@ -83,7 +83,7 @@ copy_disk (struct conv *c)
   if ((r = copier_new (&c->src->io, &c->copier)) < 0)
     return set_error (-r, "%s: out of memory", c->dst);
   for (pos = 0; pos < c->size; pos += s.len) {
-    if ((r = disk_source (c->src, pos, min_u64 (c->size - pos,
+    if ((r = layer_source (c->src->top, pos, min_u64 (c->size - pos,
                                                 COPY_CHUNK_BYTES), &s)) < 0)
       return r;
     if ((r = convert_run (c, &s, pos)) < 0)
