@@ -765,10 +765,12 @@ snap_overlay (void)
 {
   char *m = tu_join (L.snap, "disk.add-cow");
   char *b2 = tu_join (L.snap, "a-longer-backing-name.raw");
+  char *b = tu_join (L.snap, "base.raw");
   uint64_t size;
 
   snap_base ();
-  tu_copy_file (tu_join (L.snap, "base.raw"), b2);
+  tu_copy_file (b, b2);
+  free (b);
   tu_create (m, "disk.raw", "base.raw", "raw", CS, L_SIZE);
   lt_write (m, 7, CS + 10, CS);
   L.disk = lt_disk (m, &size);
