@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake make gcc pkg-config check bats libjansson-dev mandoc man-db
           zlib1g-dev libzstd-dev
           qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin gnutls-bin jq
-          bash-completion dpkg-dev)
+          bash-completion dpkg-dev strace python3)
 PREFIX=${ADDCOW_PREFIX:-/usr/local}
 
 install_missing() {
