@@ -198,16 +198,26 @@ unsafe_sync (void *o, int fd)
 /* Copies under NONE/DIRECTSYNC go through pread/pwrite (copy_range NULL),
  * so that they are direct too. */
 static const struct addcow_io cache_tables[] = {
-  [ADDCOW_CACHE_WRITEBACK] = { NULL, sys_pread, sys_pwrite, sys_fdatasync,
-    sys_fsync, sys_ftruncate, sys_punch_hole, sys_copy_range },
-  [ADDCOW_CACHE_WRITETHROUGH] = { NULL, sys_pread, wt_pwrite, sys_fdatasync,
-    sys_fsync, sys_ftruncate, wt_punch_hole, wt_copy_range },
-  [ADDCOW_CACHE_NONE] = { NULL, none_pread, none_pwrite, sys_fdatasync,
-    sys_fsync, sys_ftruncate, sys_punch_hole, NULL },
-  [ADDCOW_CACHE_DIRECTSYNC] = { NULL, none_pread, directsync_pwrite,
-    sys_fdatasync, sys_fsync, sys_ftruncate, wt_punch_hole, NULL },
-  [ADDCOW_CACHE_UNSAFE] = { NULL, sys_pread, sys_pwrite, unsafe_sync,
-    unsafe_sync, sys_ftruncate, sys_punch_hole, sys_copy_range },
+  [ADDCOW_CACHE_WRITEBACK] = {
+    .pread = sys_pread, .pwrite = sys_pwrite, .fdatasync = sys_fdatasync,
+    .fsync = sys_fsync, .ftruncate = sys_ftruncate,
+    .punch_hole = sys_punch_hole, .copy_range = sys_copy_range },
+  [ADDCOW_CACHE_WRITETHROUGH] = {
+    .pread = sys_pread, .pwrite = wt_pwrite, .fdatasync = sys_fdatasync,
+    .fsync = sys_fsync, .ftruncate = sys_ftruncate,
+    .punch_hole = wt_punch_hole, .copy_range = wt_copy_range },
+  [ADDCOW_CACHE_NONE] = {
+    .pread = none_pread, .pwrite = none_pwrite, .fdatasync = sys_fdatasync,
+    .fsync = sys_fsync, .ftruncate = sys_ftruncate,
+    .punch_hole = sys_punch_hole },
+  [ADDCOW_CACHE_DIRECTSYNC] = {
+    .pread = none_pread, .pwrite = directsync_pwrite,
+    .fdatasync = sys_fdatasync, .fsync = sys_fsync,
+    .ftruncate = sys_ftruncate, .punch_hole = wt_punch_hole },
+  [ADDCOW_CACHE_UNSAFE] = {
+    .pread = sys_pread, .pwrite = sys_pwrite, .fdatasync = unsafe_sync,
+    .fsync = unsafe_sync, .ftruncate = sys_ftruncate,
+    .punch_hole = sys_punch_hole, .copy_range = sys_copy_range },
 };
 #define N_CACHE_TABLES (sizeof cache_tables / sizeof cache_tables[0])
 
