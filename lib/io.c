@@ -226,8 +226,6 @@ unsafe_sync (void *o, int fd)
   return 0;
 }
 
-/* Copies under NONE/DIRECTSYNC go through pread/pwrite (copy_range NULL),
- * so that they are direct too. */
 static int
 unsafe_sync_dir (void *o, const char *dir)
 {
@@ -236,7 +234,9 @@ unsafe_sync_dir (void *o, const char *dir)
   return 0;
 }
 
-/* NULL members are the system calls (io_init): rename, sync_dir, lseek. */
+/* NULL members are the system calls (io_init): rename, sync_dir, lseek.
+ * Copies under NONE/DIRECTSYNC go through pread/pwrite (copy_range NULL),
+ * so that they are direct too. */
 #define CACHE_TABLE(rd, wr, dsync, fsync_, punch, copy, sdir) {         \
     .version = ADDCOW_IO_VERSION, .pread = rd, .pwrite = wr,            \
     .fdatasync = dsync, .fsync = fsync_, .ftruncate = sys_ftruncate,    \
