@@ -45,8 +45,11 @@ qcow2_header_peek (const uint8_t *buf, size_t len, const char *file,
 {
   uint32_t version;
 
-  if (len < QCOW2_V2_HEADER_LENGTH || memcmp (buf, QCOW2_MAGIC, 4) != 0)
+  if (len < 4 || memcmp (buf, QCOW2_MAGIC, 4) != 0)
     return set_error (EINVAL, "%s: not a qcow2 image (bad magic)", file);
+  if (len < QCOW2_V2_HEADER_LENGTH)
+    return set_error (EINVAL, "%s: the file is too short for a qcow2 "
+                      "header", file);
   version = be32_load (buf + OFF_VERSION);
   if (version != 2 && version != 3)
     return set_error (ENOTSUP, "%s: unsupported qcow2 version %u", file,

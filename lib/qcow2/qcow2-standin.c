@@ -62,7 +62,7 @@ static const struct layer_ops standin_raw_ops = {
 };
 
 static int
-standin_raw_open (const char *path, unsigned depth,
+standin_raw_open (const char *from, const char *path, unsigned depth,
                   const struct layer_open *ctx, struct layer **out)
 {
   struct standin_raw *r = calloc (1, sizeof *r);
@@ -71,14 +71,15 @@ standin_raw_open (const char *path, unsigned depth,
   if (!r)
     return set_error (ENOMEM, "%s: out of memory", path);
   io_init (&r->io, ctx->io);
-  if ((e = file_open (&r->f, path, false, path, NULL)) < 0) {
+  if ((e = file_open (&r->f, path, false, from, "backing file")) < 0) {
     free (r);
     return e;
   }
   if (ctx->seen && seen_has (ctx->seen, &r->f)) {
     file_close (&r->f);
     free (r);
-    return set_error (ELOOP, "%s: already part of the chain (a loop)", path);
+    return set_error (ELOOP, "%s: backing file '%s' is already part of "
+                      "this chain (a loop)", from, path);
   }
   r->layer = (struct layer) { .ops = &standin_raw_ops, .priv = r,
     .size = r->f.size, .filename = r->f.path, .depth = depth };
@@ -103,7 +104,7 @@ layer_open_backing (const char *from, const char *name, const char *fmt,
   if (!(path = path_resolve (from, name)))
     return set_error (ENOMEM, "%s: out of memory", from);
   if (strcmp (fmt, "raw") == 0)
-    r = standin_raw_open (path, depth + 1, ctx, out);
+    r = standin_raw_open (from, path, depth + 1, ctx, out);
   else if (strcmp (fmt, "qcow2") == 0)
     r = qcow2_layer_open (path, depth + 1, ctx, out);
   else
