@@ -131,6 +131,7 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
 /* Buffers for one compressed cluster, owned by one read call. */
 struct zbuf {
   uint8_t *in, *out;
+  struct qcow2_unzip unzip;
 };
 
 static int
@@ -152,7 +153,8 @@ read_compressed (struct qcow2 *q, struct zbuf *z, const struct qcow2_map *m,
     return set_error (-r, "%s: could not read compressed data at 0x%llx: %s",
                       q->file.path, (unsigned long long) m->host,
                       strerror (-r));
-  if ((r = qcow2_decompress (q->h.compression, z->in, m->csize, out, cs)) < 0)
+  if ((r = qcow2_decompress (&z->unzip, q->h.compression, z->in, m->csize,
+                            out, cs)) < 0)
     return set_error (-r == ENOMEM ? ENOMEM : EIO, "%s: the compressed "
                       "cluster at 0x%llx (guest offset 0x%llx) does not "
                       "decompress", q->file.path,
@@ -167,7 +169,7 @@ read_compressed (struct qcow2 *q, struct zbuf *z, const struct qcow2_map *m,
 static int
 read_serial (struct qcow2 *q, uint8_t *buf, size_t count, uint64_t offset)
 {
-  struct zbuf z = { NULL, NULL };
+  struct zbuf z = { NULL, NULL, { NULL, false, NULL } };
   struct qcow2_map m;
   int r = 0;
 
@@ -196,6 +198,7 @@ read_serial (struct qcow2 *q, uint8_t *buf, size_t count, uint64_t offset)
   }
   free (z.in);
   free (z.out);
+  qcow2_unzip_free (&z.unzip);
   return r;
 }
 

@@ -164,10 +164,19 @@ int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
 
 /* ---- qcow2-compress.c -------------------------------------------------- */
 
+/* Decompression contexts, made on first use and reused: one per thread. */
+struct qcow2_unzip {
+  struct z_stream_s *z;
+  bool z_ready;
+  struct ZSTD_DCtx_s *zd;
+};
+void qcow2_unzip_init (struct qcow2_unzip *u);
+void qcow2_unzip_free (struct qcow2_unzip *u);
 /* Decompress IN (INLEN bytes, possibly followed by unrelated bytes) into
  * exactly OUTLEN bytes of OUT.  0, or -EIO if the data does not give a
  * whole cluster (no message set: the caller names the cluster). */
-int qcow2_decompress (enum qcow2_compression type, const uint8_t *in,
-                      size_t inlen, uint8_t *out, size_t outlen);
+int qcow2_decompress (struct qcow2_unzip *u, enum qcow2_compression type,
+                      const uint8_t *in, size_t inlen, uint8_t *out,
+                      size_t outlen);
 
 #endif /* ADDCOW_QCOW2_H */
