@@ -1,117 +1,149 @@
 /*
- * backing.c - the backing chain below an image: opening it and reading it.
+ * backing.c - the backing chain below an image: opening it layer by layer
+ * through the table of drivers, and reading it.
  *
- * The backing format comes from the header and is never probed on open
- * (probing a raw file lets a guest choose how its disk is parsed).  A raw
- * backing is a plain file; an add-cow backing is a whole image opened
- * through image_open, so chains nest to any depth up to
- * ADDCOW_MAX_CHAIN_DEPTH, and the set of (device, inode) pairs already in
- * the chain catches loops, including a backing that is the image itself.
+ * The backing format comes from the header (or from the qcow2 file's own
+ * header extension) and is never probed on open: probing a raw file lets
+ * a guest choose how its disk is parsed.  Every layer of every format is
+ * opened by layer_open_backing, which holds the one depth limit
+ * (ADDCOW_MAX_CHAIN_DEPTH layers, the top included) and passes down the
+ * one set of (device, inode) pairs already in the chain, against which
+ * each driver checks its files: loops, including a backing that is the
+ * image itself, are caught for every format.
  *
- * Which layer is opened read-write: ADDCOW_OPEN_BACKING_WRITE makes the
- * backing file writable (commit); the internal write depth (see
- * open_write_depth) reaches a layer further down (commit -b) while the
- * layers in between stay read-only.
+ * Which layer is opened read-write: the open context's write_depth (the
+ * public ADDCOW_OPEN_BACKING_WRITE is depth 1; commit -b reaches deeper
+ * through image_open_writing); every other layer below the top is
+ * read-only.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checked.h"
+#include "drivers/drivers.h"
 #include "internal.h"
-#include "le.h"
 
-unsigned
-open_write_depth (unsigned flags)
+typedef int layer_open_fn (const char *path, unsigned depth,
+                           const struct layer_open *ctx, struct layer **out);
+
+static layer_open_fn *
+format_driver (const char *fmt)
 {
-  unsigned d = (flags & OPEN_WRITE_DEPTH_MASK) >> OPEN_WRITE_DEPTH_SHIFT;
-
-  return d ? d : (flags & ADDCOW_OPEN_BACKING_WRITE) ? 1 : 0;
+  if (strcmp (fmt, "raw") == 0)
+    return raw_layer_open;
+  if (strcmp (fmt, "add-cow") == 0)
+    return addcow_layer_open;
+  if (strcmp (fmt, "qcow2") == 0)
+    return qcow2_layer_open;    /* lib/qcow2/, read-only */
+  return NULL;
 }
 
-unsigned
-open_write_depth_flags (unsigned depth)
+bool
+layer_format_known (const char *fmt)
 {
-  if (depth == 0)
-    return 0;
-  if (depth == 1)
-    return ADDCOW_OPEN_BACKING_WRITE;
-  return (depth << OPEN_WRITE_DEPTH_SHIFT) & OPEN_WRITE_DEPTH_MASK;
+  return fmt && format_driver (fmt) != NULL;
 }
 
-static int
-open_raw (struct addcow *img, struct chain_seen *seen)
+bool
+addcow_format_supported (const char *format)
 {
-  bool writer = open_write_depth (img->flags) == 1;
-  struct acfile *f = &img->backing_raw;
+  return layer_format_known (format);
+}
+
+int
+layer_open_format (const char *fmt, const char *path, unsigned depth,
+                   const struct layer_open *ctx, struct layer **out)
+{
+  layer_open_fn *open_fn = fmt ? format_driver (fmt) : NULL;
+
+  *out = NULL;
+  if (!open_fn && ctx->owner)
+    return set_error (ENOTSUP, "%s: unsupported backing format '%s'",
+                      ctx->owner, fmt ? fmt : "");
+  if (!open_fn)
+    return set_error (ENOTSUP, "%s: unsupported format '%s'", path,
+                      fmt ? fmt : "");
+  return open_fn (path, depth, ctx, out);
+}
+
+int
+layer_open_backing (const char *from, const char *name, const char *fmt,
+                    unsigned depth, const struct layer_open *ctx,
+                    struct layer **out)
+{
+  struct layer_open sub = *ctx;
+  unsigned saved = ctx->seen->depth;
+  char *path;
   int r;
 
-  r = file_open (f, img->backing_path, writer, img->filename,
-                 "backing file");
-  if (r < 0)
-    return r;
-  if (file_same (f, &img->image))
-    return set_error (EINVAL, "%s: backing file '%s' is the image file "
-                      "itself", img->filename, f->path);
-  if (seen_has (seen, f))
-    return set_error (ELOOP, "%s: backing file '%s' is already part of "
-                      "this image's chain (a loop)", img->filename, f->path);
-  if (!(img->flags & ADDCOW_OPEN_FORCE_SHARE)
-      && (r = file_lock (f, writer, img->filename)) < 0)
-    return r;
-  img->backing_kind = BACKING_RAW;
-  img->backing_size = f->size;
-  return 0;
-}
-
-static int
-open_addcow (struct addcow *img, struct chain_seen *seen)
-{
-  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
-  unsigned wdepth = open_write_depth (img->flags);
-  int r;
-
-  if (seen->depth + 1 >= ADDCOW_MAX_CHAIN_DEPTH)
+  *out = NULL;
+  if (!fmt || !fmt[0])
+    return set_error (ENOTSUP, "%s: backing file '%s' has no backing "
+                      "format (it is never probed)", from, name);
+  if (depth + 1 >= ADDCOW_MAX_CHAIN_DEPTH)
     return set_error (ELOOP, "%s: backing chain is deeper than %d layers",
-                      img->filename, ADDCOW_MAX_CHAIN_DEPTH);
-  opts.flags = img->flags & ADDCOW_OPEN_FORCE_SHARE;
-  if (wdepth == 1)
-    opts.flags |= ADDCOW_OPEN_WRITE;
-  else if (wdepth > 1)
-    opts.flags |= open_write_depth_flags (wdepth - 1);
-  opts.io = &img->io;
-  seen->depth++;
-  r = image_open (img->backing_path, &opts, seen, NULL, &img->backing_img);
-  seen->depth--;
-  if (r < 0)
-    return r;
-  img->backing_kind = BACKING_ADDCOW;
-  img->backing_size = img->backing_img->virtual_size;
-  return 0;
+                      from, ADDCOW_MAX_CHAIN_DEPTH);
+  if (!(path = path_resolve (from, name)))
+    return set_error (ENOMEM, "%s: out of memory", from);
+  sub.owner = from;
+  sub.writable = ctx->write_depth == depth + 1;
+  ctx->seen->depth = depth + 1;
+  r = layer_open_format (fmt, path, depth + 1, &sub, out);
+  ctx->seen->depth = saved;
+  free (path);
+  return r;
+}
+
+int
+layer_close_chain (struct layer *layer)
+{
+  int r, e;
+
+  if (!layer)
+    return 0;
+  r = layer_close_chain (layer->backing);   /* the lowest first */
+  layer->backing = NULL;
+  e = layer->ops->close (layer);
+  return e < 0 ? e : r;
+}
+
+static enum backing_kind
+kind_of (const struct layer *l)
+{
+  if (raw_layer_file ((struct layer *) l))
+    return BACKING_RAW;
+  return addcow_layer_image (l) ? BACKING_ADDCOW : BACKING_OTHER;
 }
 
 int
 backing_open (struct addcow *img, struct chain_seen *seen)
 {
-  const char *fmt = img->hdr.backing_fmt;
+  struct layer_open ctx = {
+    .seen = seen,
+    .flags = img->flags & ADDCOW_OPEN_FORCE_SHARE,
+    .write_depth = img->write_depth,
+    .io = &img->io,
+    .owner = img->filename,
+    .image_file = &img->image,
+  };
+  struct layer *l;
   int r;
 
-  if (strcmp (fmt, "raw") == 0)
-    r = open_raw (img, seen);
-  else if (strcmp (fmt, "add-cow") == 0)
-    r = open_addcow (img, seen);
-  else
-    return set_error (ENOTSUP, "%s: unsupported backing format '%s'",
-                      img->filename, fmt);
+  r = layer_open_backing (img->filename, img->hdr.backing_name,
+                          img->hdr.backing_fmt, img->self.depth, &ctx, &l);
   if (r < 0)
-    (void) backing_close (img);         /* opened read-only: nothing lost */
-  return r;
+    return r;
+  img->self.backing = l;
+  img->backing_kind = kind_of (l);
+  img->backing_size = l->size;
+  return 0;
 }
 
 int
 backing_format_check (const char *file, const char *fmt)
 {
-  if (strcmp (fmt, "raw") != 0 && strcmp (fmt, "add-cow") != 0)
+  if (!layer_format_known (fmt))
     return set_error (ENOTSUP, "%s: unsupported backing format '%s'", file,
                       fmt);
   return 0;
@@ -120,11 +152,10 @@ backing_format_check (const char *file, const char *fmt)
 int
 backing_close (struct addcow *img)
 {
-  int r;
+  int r = layer_close_chain (img->self.backing);   /* a writable one
+                                                     * flushes */
 
-  file_close (&img->backing_raw);
-  r = addcow_close (img->backing_img);  /* a writable one flushes */
-  img->backing_img = NULL;
+  img->self.backing = NULL;
   img->backing_kind = BACKING_NONE;
   return r;
 }
@@ -137,16 +168,10 @@ backing_read (struct addcow *img, void *buf, size_t count, uint64_t offset)
 
   if (img->backing_error)
     return set_error (EIO, "%s", img->backing_error);
-  if (offset < img->backing_size)
-    in = (size_t) min_u64 (count, img->backing_size - offset);
-  if (in && img->backing_kind == BACKING_RAW) {
-    r = io_read (&img->io, img->backing_raw.fd, buf, in, offset);
-    if (r < 0)
-      return set_error (-r, "%s: could not read backing file '%s': %s",
-                        img->filename, img->backing_raw.path, strerror (-r));
-  }
-  else if (in && img->backing_kind == BACKING_ADDCOW)
-    r = image_pread (img->backing_img, buf, in, offset);
+  if (img->self.backing && offset < img->self.backing->size)
+    in = (size_t) min_u64 (count, img->self.backing->size - offset);
+  if (in)
+    r = chain_read (img->self.backing, buf, in, offset);
   if (r == 0)
     memset ((uint8_t *) buf + in, 0, count - in);
   return r;
@@ -165,5 +190,7 @@ backing_probe (const char *path)
   if (io_read (&io, f.fd, magic, sizeof magic, 0) < 0)
     memset (magic, 0, sizeof magic);
   file_close (&f);
+  if (memcmp (magic, "QFI\xfb", 4) == 0)
+    return "qcow2";
   return memcmp (magic, ADDCOW_MAGIC, 4) == 0 ? "add-cow" : "raw";
 }

@@ -38,13 +38,15 @@
 #include <sys/stat.h>
 
 #include "checked.h"
+#include "drivers/drivers.h"
 #include "internal.h"
 
 struct commit {
   const char *path;
   struct addcow *top;
   unsigned depth;               /* BASE's depth below top: 1 = backing */
-  struct addcow *above;         /* the layer whose backing BASE is */
+  struct layer *above;          /* the layer whose backing BASE is */
+  struct layer *base;           /* BASE */
   struct addcow *base_img;      /* add-cow BASE, or NULL */
   struct acfile *base_raw;      /* raw BASE, or NULL */
   const char *base_name;        /* BASE's path, for messages */
@@ -69,21 +71,18 @@ same_file (const struct stat *st, dev_t dev, ino_t ino)
 /* Is the backing of LAYER the file BASE (by name as stored, resolved path,
  * or identity)? */
 static bool
-backing_is (const struct addcow *layer, const char *base)
+backing_is (const struct layer *layer, const char *base)
 {
   struct stat st;
   const struct stat *id = stat (base, &st) == 0 ? &st : NULL;
+  const struct layer *b = layer->backing;
 
-  if (layer->backing_kind == BACKING_NONE)
+  if (!layer->backing_name || !b)
     return false;
-  if (strcmp (layer->hdr.backing_name, base) == 0
-      || (layer->backing_path && strcmp (layer->backing_path, base) == 0))
+  if (strcmp (layer->backing_name, base) == 0
+      || strcmp (b->filename, base) == 0)
     return true;
-  if (layer->backing_kind == BACKING_RAW)
-    return same_file (id, layer->backing_raw.dev, layer->backing_raw.ino);
-  return layer->backing_img
-    && same_file (id, layer->backing_img->meta.dev,
-                  layer->backing_img->meta.ino);
+  return same_file (id, b->dev, b->ino);
 }
 
 /* The depth of BASE below PATH, from a look at the chain without locks
@@ -93,7 +92,8 @@ find_base_depth (const char *path, const struct addcow_commit_opts *opts,
                  unsigned *depth)
 {
   struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
-  struct addcow *top, *layer;
+  struct addcow *top;
+  struct layer *layer;
   bool found = false;
   int r;
 
@@ -101,8 +101,8 @@ find_base_depth (const char *path, const struct addcow_commit_opts *opts,
   oo.io = opts->io;
   if ((r = addcow_open (path, &oo, &top)) < 0)
     return r;
-  for (layer = top, *depth = 1; layer && !found;
-       layer = layer->backing_img, ++*depth)
+  for (layer = top->top, *depth = 1; layer && !found;
+       layer = layer->backing, ++*depth)
     found = backing_is (layer, opts->base);
   --*depth;
   addcow_close (top);
@@ -117,58 +117,59 @@ static int
 open_chain (struct commit *c, const struct addcow_commit_opts *opts)
 {
   struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
-  unsigned i;
   int r;
 
-  oo.flags = (c->keep ? 0 : ADDCOW_OPEN_WRITE)
-             | open_write_depth_flags (c->depth);
+  oo.flags = c->keep ? 0 : ADDCOW_OPEN_WRITE;
   oo.io = opts->io;
-  if ((r = addcow_open (c->path, &oo, &c->top)) < 0)
+  if ((r = image_open_writing (c->path, &oo, c->depth, &c->top)) < 0)
     return r;
   if (c->top->all_allocated && c->top->hdr.backing_name)
     return set_error (EINVAL, "%s: the image is all allocated and does not "
                       "use its backing file", c->path);
-  c->above = c->top;
-  for (i = 1; i < c->depth && c->above; i++)
-    c->above = c->above->backing_img;
-  if (!c->above || c->above->backing_kind == BACKING_NONE)
+  c->above = chain_layer (c->top->top, c->depth - 1);
+  if (!c->above || !c->above->backing)
     return set_error (EINVAL, "%s: Image does not have a backing file",
                       c->path);
   if (opts->base && !backing_is (c->above, opts->base))
     return set_error (EAGAIN, "%s: the backing chain changed while it was "
                       "being opened; run commit again", c->path);
-  if (c->above->backing_kind == BACKING_RAW)
-    c->base_raw = &c->above->backing_raw;
-  else
-    c->base_img = c->above->backing_img;
-  c->base_name = c->above->backing_path;
+  c->base = c->above->backing;
+  c->base_raw = raw_layer_file (c->base);
+  c->base_img = addcow_layer_image (c->base);
+  c->base_name = c->base->filename;
+  if (!c->base_raw && !c->base_img)
+    return set_error (ENOTSUP, "%s: cannot commit into '%s': this library "
+                      "reads the %s format but does not write it", c->path,
+                      c->base_name, c->base->ops->format);
   return 0;
 }
 
 /* ---- what to copy ------------------------------------------------------ */
 
-/* The run at OFFSET: the image file of the highest layer above BASE that
- * holds it, or fd -1 (no layer above BASE holds it). */
+/* The run at OFFSET: *OWNED when a layer above BASE holds it (data, or
+ * zeros: a hole under a set bit, or past the end of a shorter layer above
+ * BASE), S saying where its bytes are. */
 static int
-owner_at (struct commit *c, uint64_t offset, uint64_t max, struct source *s)
+owner_at (struct commit *c, uint64_t offset, uint64_t max, struct source *s,
+          bool *owned)
 {
-  struct addcow *layer = c->top;
-  uint64_t len;
-  unsigned i;
+  struct chain_run run;
   int r;
 
+  if ((r = chain_resolve_above (c->top->top, c->depth, offset, max,
+                                &run)) < 0)
+    return r;
+  *owned = run.kind != RUN_UNALLOCATED;
+  s->len = run.len;
   s->fd = -1;
-  s->len = max;
-  for (i = 0; i < c->depth && offset < layer->virtual_size; i++) {
-    if ((r = image_is_allocated (layer, offset, max, &len)) < 0)
-      return r;
-    s->len = max = len;
-    if (r) {
-      s->fd = layer->image.fd;
-      return 0;
-    }
-    layer = layer->backing_img;
+  s->file_offset = 0;
+  s->layer = NULL;
+  if (run.kind == RUN_DATA && run.fd >= 0) {
+    s->fd = run.fd;
+    s->file_offset = run.file_offset;
   }
+  else if (run.kind == RUN_DATA)
+    s->layer = run.layer;
   return 0;
 }
 
@@ -177,13 +178,15 @@ static int
 owned_bytes (struct commit *c, uint64_t from, uint64_t *total)
 {
   struct source s;
+  bool owned;
   int r;
 
   *total = 0;
   for (; from < c->top->virtual_size; from += s.len) {
-    if ((r = owner_at (c, from, c->top->virtual_size - from, &s)) < 0)
+    if ((r = owner_at (c, from, c->top->virtual_size - from, &s,
+                       &owned)) < 0)
       return r;
-    if (s.fd >= 0)
+    if (owned)
       *total += s.len;
   }
   return 0;
@@ -195,42 +198,54 @@ static int
 fit_base (struct commit *c)
 {
   uint64_t size = c->top->virtual_size;
+  struct addcow *above = addcow_layer_image (c->above);
   int r;
 
-  if (c->base_raw && c->base_raw->size < size) {
+  if (c->base->size >= size)
+    return 0;
+  if (c->base_raw) {
     if ((r = io_truncate (&c->top->io, c->base_raw->fd, size)) < 0)
       return set_error (-r, "%s: could not grow backing file '%s' to %llu "
                         "bytes: %s", c->path, c->base_name,
                         (unsigned long long) size, strerror (-r));
-    c->base_raw->size = c->above->backing_size = size;
+    c->base_raw->size = size;
   }
-  if (c->base_img && c->base_img->virtual_size < size) {
-    if ((r = image_grow (c->base_img, size)) < 0)
-      return r;
-    c->above->backing_size = size;
-  }
+  else if ((r = image_grow (c->base_img, size)) < 0)
+    return r;
+  c->base->size = size;         /* the chain walk sees the new end */
+  if (above)
+    above->backing_size = size;
   return 0;
 }
 
 /* ---- copying ----------------------------------------------------------- */
 
-/* Copy [offset, offset+len) of the image file FD into an add-cow BASE:
- * data through its write path, holes as zeros. */
+/* Copy the source run S at OFFSET into an add-cow BASE, through its
+ * write path: data in place with copy_file_range, zeros as zeros, other
+ * data through a buffer. */
 static int
-copy_into_addcow (struct commit *c, int fd, uint64_t len, uint64_t offset)
+copy_into_addcow (struct commit *c, const struct source *s, uint64_t offset)
 {
-  uint64_t end = offset + len;
-  struct source s;
-  int r;
+  uint64_t done, n;
+  uint8_t *buf;
+  int r = 0;
 
-  for (; offset < end; offset += s.len) {
-    raw_source (fd, UINT64_MAX, offset, end - offset, &s);
-    r = s.fd >= 0 ? image_copy_from (c->base_img, fd, s.len, offset)
-                  : image_pwrite_zeroes (c->base_img, s.len, offset);
-    if (r < 0)
-      return r;
+  if (source_is_zero (s))
+    return image_pwrite_zeroes (c->base_img, s->len, offset);
+  if (s->fd >= 0 && s->file_offset == offset)
+    return image_copy_from (c->base_img, s->fd, s->len, offset);
+  if (!(buf = malloc ((size_t) min_u64 (s->len, COPY_BOUNCE_BYTES))))
+    return set_error (ENOMEM, "%s: out of memory", c->path);
+  for (done = 0; done < s->len && r == 0; done += n) {
+    struct source piece = *s;
+    n = min_u64 (s->len - done, COPY_BOUNCE_BYTES);
+    piece.file_offset += done;
+    if ((r = source_read (&piece, &c->top->io, buf, (size_t) n,
+                          offset + done)) == 0)
+      r = image_pwrite (c->base_img, buf, (size_t) n, offset + done);
   }
-  return 0;
+  free (buf);
+  return r;
 }
 
 /* The message for a failed copy or punch (queued work fails late). */
@@ -263,15 +278,14 @@ forget_base_extents (struct commit *c)
 }
 
 static int
-copy_piece (struct commit *c, int fd, uint64_t len, uint64_t offset)
+copy_piece (struct commit *c, const struct source *s, uint64_t offset)
 {
   int r;
 
   if (c->base_img)
-    return copy_into_addcow (c, fd, len, offset);
+    return copy_into_addcow (c, s, offset);
   forget_base_extents (c);      /* they change now */
-  r = copy_to_file (c->copier, fd, c->base_raw->fd, c->base_raw->size, len,
-                    offset);
+  r = copy_source (c->copier, s, c->base_raw->fd, c->base_raw->size, offset);
   if (r < 0) {                  /* maybe queued work that failed earlier */
     int w = wait_copies (c);
     return w < 0 ? w : copy_failed (c, r, false);
@@ -325,6 +339,7 @@ read_ahead (struct commit *c)
 {
   uint64_t size = c->top->virtual_size;
   struct source s;
+  bool owned;
   int r;
 
   if (c->ahead_bytes > c->prog.done + PREFETCH_BYTES / 2)
@@ -333,7 +348,7 @@ read_ahead (struct commit *c)
          && c->ahead_bytes < c->prog.done + PREFETCH_BYTES) {
     if ((r = owner_at (c, c->ahead_pos,
                        min_u64 (size - c->ahead_pos, COPY_CHUNK_BYTES),
-                       &s)) < 0)
+                       &s, &owned)) < 0)
       return r;
     if (s.fd >= 0) {
       read_hint (s.fd, c->ahead_pos, s.len);
@@ -349,17 +364,18 @@ copy_all (struct commit *c)
 {
   uint64_t size = c->top->virtual_size, pos = 0;
   struct source s;
+  bool owned;
   int r;
 
   while (pos < size) {
     if ((r = read_ahead (c)) < 0
         || (r = owner_at (c, pos, min_u64 (size - pos, COPY_CHUNK_BYTES),
-                          &s)) < 0)
+                          &s, &owned)) < 0)
       return r;
-    if (s.fd >= 0 && (r = copy_piece (c, s.fd, s.len, pos)) < 0)
+    if (owned && (r = copy_piece (c, &s, pos)) < 0)
       return r;
     pos += s.len;
-    if (s.fd < 0)
+    if (!owned)
       continue;
     c->batch_data += s.len;
     if (c->batch_data >= c->batch_bytes && (r = end_batch (c, pos)) < 0)

@@ -2,13 +2,14 @@
  * copy.c - the bulk copy engine of commit and rebase: where the bytes of a
  * run come from, moving them between files, and progress.
  *
- * A "source" names the file that holds a run at the same offset (image
- * files hold data at its guest offset, so every copy in a chain is
- * offset-preserving), or says the run reads as zeros.  Resolving a run
- * walks the layers with the bitmaps' own runs (image_is_allocated) and
- * asks a raw file for its data and holes (SEEK_DATA/SEEK_HOLE), so a copy
- * moves large runs (copy_file_range, several in flight: copier.c) and
- * never reads a hole.
+ * A "source" names the file and offset that hold a run (raw and add-cow
+ * layers keep data at its guest offset, so most copies in a chain are
+ * offset-preserving), or the layer to read it through (compressed data),
+ * or says the run reads as zeros.  Resolving a run is the chain walk
+ * (chain_resolve, chain.c), which uses the bitmaps' own runs and asks
+ * files for their data and holes (SEEK_DATA/SEEK_HOLE), so a copy moves
+ * large runs (copy_file_range, several in flight: copier.c) and never
+ * reads a hole.
  *
  * Invariants: a source never extends past the run asked for, never past
  * the end of the layer that answers, and is never empty.  Nothing here
@@ -17,6 +18,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "checked.h"
@@ -69,27 +72,53 @@ raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
   struct acfile f = { .fd = fd };     /* an empty hint: ask the kernel */
 
   raw_source_hinted (&f, size, offset, max, s);
+  s->file_offset = offset;
+  s->layer = NULL;
+}
+
+/* The source a chain run describes. */
+static void
+run_source (const struct chain_run *run, struct source *s)
+{
+  s->len = run->len;
+  s->fd = -1;
+  s->file_offset = 0;
+  s->layer = NULL;
+  if (run->kind != RUN_DATA)
+    return;
+  if (run->fd >= 0) {
+    s->fd = run->fd;
+    s->file_offset = run->file_offset;
+  }
+  else
+    s->layer = run->layer;
+}
+
+int
+layer_source (struct layer *top, uint64_t offset, uint64_t max,
+              struct source *s)
+{
+  struct chain_run run;
+  int r;
+
+  if (offset >= top->size) {
+    s->fd = -1;
+    s->len = max;
+    s->file_offset = 0;
+    s->layer = NULL;
+    return 0;
+  }
+  if ((r = chain_resolve (top, offset, max, &run)) < 0)
+    return r;
+  run_source (&run, s);
+  return 0;
 }
 
 int
 disk_source (struct addcow *img, uint64_t offset, uint64_t max,
              struct source *s)
 {
-  uint64_t len;
-  int r;
-
-  if (offset >= img->virtual_size) {
-    s->fd = -1;
-    s->len = max;
-    return 0;
-  }
-  if ((r = image_is_allocated (img, offset, max, &len)) < 0)
-    return r;
-  if (r) {
-    raw_source (img->image.fd, img->virtual_size, offset, len, s);
-    return 0;
-  }
-  return chain_source (img, offset, len, s);
+  return layer_source (img->top, offset, max, s);
 }
 
 int
@@ -98,18 +127,26 @@ chain_source (struct addcow *img, uint64_t offset, uint64_t max,
 {
   if (img->backing_error)
     return set_error (EIO, "%s", img->backing_error);
-  if (img->backing_kind == BACKING_NONE || offset >= img->backing_size) {
-    s->fd = -1;
-    s->len = max;
+  if (!img->self.backing)
+    return layer_source (&img->self, img->virtual_size, max, s); /* zeros */
+  return layer_source (img->self.backing, offset, max, s);
+}
+
+int
+source_read (const struct source *s, const struct addcow_io *io, void *buf,
+             size_t len, uint64_t offset)
+{
+  int r;
+
+  if (s->layer)
+    return s->layer->ops->read (s->layer, buf, len, offset);
+  if (s->fd < 0) {
+    memset (buf, 0, len);
     return 0;
   }
-  max = min_u64 (max, img->backing_size - offset);
-  if (img->backing_kind == BACKING_RAW) {
-    raw_source_hinted (&img->backing_raw, img->backing_size, offset, max,
-                       s);
-    return 0;
-  }
-  return disk_source (img->backing_img, offset, max, s);
+  if ((r = io_read (io, s->fd, buf, len, s->file_offset)) < 0)
+    return set_error (-r, "could not read: %s", strerror (-r));
+  return 0;
 }
 
 /* Make [offset, offset+len) of FD (SIZE bytes) read as zeros, leaving the
@@ -156,6 +193,39 @@ copy_to_file (struct copier *c, int src_fd, int dst_fd, uint64_t dst_size,
     offset += here.len;
   }
   return 0;
+}
+
+/* Data that is not in place: through a buffer, a piece at a time. */
+static int
+copy_through_buffer (const struct addcow_io *io, const struct source *s,
+                     int dst_fd, uint64_t offset)
+{
+  uint64_t done, n;
+  struct source piece = *s;
+  uint8_t *buf = malloc ((size_t) min_u64 (s->len, COPY_BOUNCE_BYTES));
+  int r = 0;
+
+  if (!buf)
+    return -ENOMEM;
+  for (done = 0; done < s->len && r == 0; done += n) {
+    n = min_u64 (s->len - done, COPY_BOUNCE_BYTES);
+    piece.file_offset = s->file_offset + done;
+    if ((r = source_read (&piece, io, buf, (size_t) n, offset + done)) == 0)
+      r = io_write (io, dst_fd, buf, (size_t) n, offset + done);
+  }
+  free (buf);
+  return r;
+}
+
+int
+copy_source (struct copier *c, const struct source *s, int dst_fd,
+             uint64_t dst_size, uint64_t offset)
+{
+  if (source_is_zero (s))
+    return copy_to_file (c, -1, dst_fd, dst_size, s->len, offset);
+  if (s->fd >= 0 && s->file_offset == offset)
+    return copier_copy (c, s->fd, dst_fd, s->len, offset);
+  return copy_through_buffer (copier_io (c), s, dst_fd, offset);
 }
 
 void

@@ -335,6 +335,7 @@ grow_image_file (struct grow *g)
                       "bytes: %s", img->filename, img->image.path,
                       (unsigned long long) g->new_size, strerror (-r));
   img->virtual_size = img->image.size = g->new_size;
+  img->self.size = g->new_size;         /* the image as a layer: chain.c */
   img->nb_clusters = g->new_nb;
   img->bm_padding_dirty = 0;
   return 0;

@@ -14,24 +14,26 @@
 #include <sys/stat.h>
 
 #include "checked.h"
+#include "drivers/drivers.h"
 #include "internal.h"
 
 static struct addcow *
-image_alloc (const char *path, const struct addcow_open_opts *opts)
+image_alloc (const char *path, unsigned flags, const struct addcow_io *io)
 {
   struct addcow *img = calloc (1, sizeof *img);
 
   if (!img)
     return NULL;
-  img->meta.fd = img->image.fd = img->backing_raw.fd = -1;
+  img->meta.fd = img->image.fd = -1;
   img->filename = strdup (path);
   if (!img->filename) {
     free (img);
     return NULL;
   }
-  img->flags = opts ? opts->flags : 0;
+  img->flags = flags;
   img->writable = img->flags & ADDCOW_OPEN_WRITE;
-  io_init (&img->io, opts ? opts->io : NULL);
+  img->top = &img->self;
+  io_init (&img->io, io);
   return img;
 }
 
@@ -46,9 +48,9 @@ seen_has (const struct chain_seen *seen, const struct acfile *f)
   return false;
 }
 
-/* Remember a file of the chain; fail if it is already part of it. */
-static int
-seen_add (struct chain_seen *seen, const struct acfile *f, const char *owner)
+int
+chain_seen_add (struct chain_seen *seen, const struct acfile *f,
+                const char *owner)
 {
   if (seen_has (seen, f))
     return set_error (ELOOP, "%s: '%s' is already part of this image's "
@@ -70,7 +72,7 @@ open_meta (struct addcow *img, struct chain_seen *seen)
   /* The loop check first: a chain that comes back to a file this open
    * holds would otherwise trip over its own lock. */
   if (r == 0)
-    r = seen_add (seen, &img->meta, img->filename);
+    r = chain_seen_add (seen, &img->meta, img->filename);
   if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
     r = file_lock (&img->meta, img->writable, img->filename);
   return r;
@@ -123,7 +125,7 @@ open_image_file (struct addcow *img, struct chain_seen *seen,
                  "image file");
   free (path);
   if (r == 0)
-    r = seen_add (seen, &img->image, img->filename);
+    r = chain_seen_add (seen, &img->image, img->filename);
   if (r == 0 && !(img->flags & ADDCOW_OPEN_FORCE_SHARE))
     r = file_lock (&img->image, img->writable, img->filename);
   if (r == -EBUSY || (r < 0 && !p->collect))
@@ -242,13 +244,34 @@ open_backing_chain (struct addcow *img, struct chain_seen *seen,
 
   if (r == 0 || r == -ENOMEM || r == -EBUSY)
     return r;
-  if (!p->collect && (img->flags & ADDCOW_OPEN_NO_BACKING)) {
+  if (!p->collect && (img->flags & ADDCOW_OPEN_TOLERATE_BACKING)) {
     img->backing_error = strdup (addcow_get_error ());
     return img->backing_error ? 0 : set_error (ENOMEM, "out of memory");
   }
   if (!p->collect)
     return r;                   /* keep the errno: ELOOP, ENOTSUP, ... */
   return problem_msg (p, ADDCOW_PROBLEM_CORRUPTION, addcow_get_error ());
+}
+
+/* With ALL_ALLOCATED the backing file is not opened, but an image whose
+ * backing name leads to its own image file or add-cow file is still
+ * invalid (spec 3): checked by identity when the file exists. */
+static int
+check_unused_backing (struct addcow *img, struct problems *p)
+{
+  struct stat st;
+
+  if (!img->backing_path || stat (img->backing_path, &st) != 0)
+    return 0;
+  if (st.st_dev == img->image.dev && st.st_ino == img->image.ino)
+    return problem (p, ADDCOW_PROBLEM_CORRUPTION, img->filename,
+                    "backing file '%s' is the image file itself",
+                    img->backing_path);
+  if (st.st_dev == img->meta.dev && st.st_ino == img->meta.ino)
+    return problem (p, ADDCOW_PROBLEM_CORRUPTION, img->filename,
+                    "backing file '%s' is the add-cow file itself",
+                    img->backing_path);
+  return 0;
 }
 
 /* The steps after the header.  Returns 1 to stop (collect mode). */
@@ -264,7 +287,7 @@ open_rest (struct addcow *img, struct chain_seen *seen, struct problems *p)
                                              img->hdr.backing_name)))
     return set_error (ENOMEM, "%s: out of memory", img->filename);
   if (img->all_allocated)       /* bitmap and backing are not used */
-    return 0;
+    return check_unused_backing (img, p);
   if ((r = load_bitmap (img, p)) < 0)
     return r;
   if (img->hdr.backing_name)
@@ -272,10 +295,12 @@ open_rest (struct addcow *img, struct chain_seen *seen, struct problems *p)
   return 0;
 }
 
-int
-image_open (const char *path, const struct addcow_open_opts *opts,
-            struct chain_seen *seen, struct problems *p,
-            struct addcow **imgp)
+/* Open the add-cow image PATH as the layer at DEPTH.  The flags are
+ * public bits only; WRITE_DEPTH is the private write switch. */
+static int
+open_addcow (const char *path, unsigned flags, const struct addcow_io *io,
+             unsigned depth, unsigned write_depth, struct chain_seen *seen,
+             struct problems *p, struct addcow **imgp)
 {
   struct problems refuse = { 0 };
   struct addcow *img;
@@ -284,12 +309,11 @@ image_open (const char *path, const struct addcow_open_opts *opts,
   *imgp = NULL;
   if (!p)
     p = &refuse;
-  if (opts && opts->version != ADDCOW_OPEN_OPTS_VERSION)
-    return set_error (EINVAL, "%s: unknown addcow_open_opts version %u",
-                      path, opts->version);
-  img = image_alloc (path, opts);
+  img = image_alloc (path, flags, io);
   if (!img)
     return set_error (ENOMEM, "%s: out of memory", path);
+  img->write_depth = write_depth;
+  img->self.depth = depth;      /* backing_open needs it */
   if ((img->flags & ADDCOW_OPEN_FORCE_SHARE) && img->writable) {
     r = set_error (EINVAL, "%s: force-share is for read-only opens", path);
     goto fail;
@@ -298,6 +322,7 @@ image_open (const char *path, const struct addcow_open_opts *opts,
     goto fail;
   if (r == 0 && (r = open_rest (img, seen, p)) < 0)
     goto fail;
+  addcow_layer_init (img, depth);
   *imgp = img;
   return 0;
 
@@ -306,14 +331,126 @@ image_open (const char *path, const struct addcow_open_opts *opts,
   return r;
 }
 
+/* A read-only handle over a file of another format: its layer is the
+ * top; nothing of the add-cow part of the handle is used. */
+static int
+open_other (const char *path, const char *format, unsigned flags,
+            const struct addcow_io *io, struct addcow **imgp)
+{
+  struct chain_seen seen = { .n = 0 };
+  struct layer_open ctx = { .seen = &seen };
+  struct addcow *img;
+  int r;
+
+  *imgp = NULL;
+  if (flags & (ADDCOW_OPEN_WRITE | ADDCOW_OPEN_BACKING_WRITE))
+    return set_error (EINVAL, "%s: a file of format '%s' is opened "
+                      "read-only", path, format);
+  if (!(img = image_alloc (path, flags, io)))
+    return set_error (ENOMEM, "%s: out of memory", path);
+  ctx.flags = flags & ADDCOW_OPEN_FORCE_SHARE;
+  ctx.io = &img->io;
+  if ((r = layer_open_format (format, path, 0, &ctx, &img->top)) < 0) {
+    img->top = &img->self;
+    addcow_close (img);
+    return r;
+  }
+  img->virtual_size = img->top->size;
+  img->cluster_size = img->top->cluster_size;
+  if (img->top->backing) {
+    img->backing_size = img->top->backing->size;
+    img->backing_kind = BACKING_OTHER;
+  }
+  *imgp = img;
+  return 0;
+}
+
+/* The options every open accepts: a known version, public flags only. */
+static int
+check_opts (const char *path, const struct addcow_open_opts *opts)
+{
+  if (!opts)
+    return 0;
+  if (opts->version < 1 || opts->version > ADDCOW_OPEN_OPTS_VERSION)
+    return set_error (EINVAL, "%s: unknown addcow_open_opts version %u",
+                      path, opts->version);
+  if (opts->flags & ~OPEN_PUBLIC_FLAGS)
+    return set_error (EINVAL, "%s: unknown open flags 0x%x", path,
+                      opts->flags & ~OPEN_PUBLIC_FLAGS);
+  return 0;
+}
+
+static const char *
+opts_format (const struct addcow_open_opts *opts)
+{
+  if (!opts || opts->version < 2 || !opts->format
+      || strcmp (opts->format, "add-cow") == 0)
+    return NULL;
+  return opts->format;
+}
+
+/* The write depth the public flags ask for. */
+static unsigned
+public_write_depth (unsigned flags)
+{
+  return (flags & ADDCOW_OPEN_BACKING_WRITE) ? 1 : 0;
+}
+
+int
+image_open (const char *path, const struct addcow_open_opts *opts,
+            struct chain_seen *seen, struct problems *p,
+            struct addcow **imgp)
+{
+  unsigned flags = opts ? opts->flags : 0;
+  int r;
+
+  *imgp = NULL;
+  if ((r = check_opts (path, opts)) < 0)
+    return r;
+  return open_addcow (path, flags, opts ? opts->io : NULL, 0,
+                      public_write_depth (flags), seen, p, imgp);
+}
+
+int
+image_open_layer (const char *path, unsigned depth,
+                  const struct layer_open *ctx, struct addcow **imgp)
+{
+  unsigned flags = (ctx->flags & ADDCOW_OPEN_FORCE_SHARE)
+                   | (ctx->writable ? ADDCOW_OPEN_WRITE : 0);
+
+  return open_addcow (path, flags, ctx->io, depth, ctx->write_depth,
+                      ctx->seen, NULL, imgp);
+}
+
+int
+image_open_writing (const char *path, const struct addcow_open_opts *opts,
+                    unsigned write_depth, struct addcow **imgp)
+{
+  struct chain_seen seen = { .n = 0 };
+  int r;
+
+  *imgp = NULL;
+  if ((r = check_opts (path, opts)) < 0)
+    return r;
+  return open_addcow (path, opts ? opts->flags : 0, opts ? opts->io : NULL,
+                      0, write_depth, &seen, NULL, imgp);
+}
+
 int
 addcow_open (const char *path, const struct addcow_open_opts *opts,
              struct addcow **imgp)
 {
   struct chain_seen seen = { .n = 0 };
+  const char *format;
+  int r;
 
   if (!path || !imgp)
     return set_error (EINVAL, "addcow_open: NULL argument");
+  *imgp = NULL;
+  if ((r = check_opts (path, opts)) < 0)
+    return r;
+  if ((format = opts_format (opts)))
+    return open_other (path, format, opts->flags, opts->io, imgp);
   return image_open (path, opts, &seen, NULL, imgp);
 }
 
@@ -327,7 +464,12 @@ addcow_close (struct addcow *img)
   /* Like qemu's close: what was written is durable once close returns 0 -
    * in this image and in a backing file opened for writing (commit).  The
    * backing goes first, so that this image's own error is the message. */
-  r = backing_close (img);
+  if (img->top != &img->self) {  /* a handle of another format */
+    r = layer_close_chain (img->top);
+    img->top = &img->self;
+  }
+  else
+    r = backing_close (img);
   if (img->writable && img->image.fd >= 0 && img->meta.fd >= 0)
     e = image_flush (img);
   if (e < 0)
@@ -365,21 +507,44 @@ const char *addcow_get_image_name (const struct addcow *img)
 const char *addcow_get_image_path (const struct addcow *img)
 { return img->image.path; }
 const char *addcow_get_image_format (const struct addcow *img)
-{ return img->hdr.image_fmt; }
-const char *addcow_get_backing_name (const struct addcow *img)
-{ return img->hdr.backing_name; }
-const char *addcow_get_backing_path (const struct addcow *img)
-{ return img->backing_path; }
+{ return img->top == &img->self ? img->hdr.image_fmt : NULL; }
+/* The layer of another format a handle was opened as, or NULL. */
+static const struct layer *
+other_top (const struct addcow *img)
+{
+  return img->top != &img->self ? img->top : NULL;
+}
+
+const char *
+addcow_get_backing_name (const struct addcow *img)
+{
+  return other_top (img) ? img->top->backing_name : img->hdr.backing_name;
+}
+
+const char *
+addcow_get_backing_path (const struct addcow *img)
+{
+  if (other_top (img))
+    return img->top->backing ? img->top->backing->filename : NULL;
+  return img->backing_path;
+}
+
 const char *addcow_get_backing_error (const struct addcow *img)
 { return img->backing_error; }
-struct addcow *addcow_get_backing_image (const struct addcow *img)
-{ return img->backing_img; }
 uint64_t addcow_get_backing_size (const struct addcow *img)
 { return img->backing_size; }
+
+struct addcow *
+addcow_get_backing_image (const struct addcow *img)
+{
+  return addcow_layer_image (img->top->backing);
+}
 
 const char *
 addcow_get_backing_format (const struct addcow *img)
 {
+  if (other_top (img))
+    return img->top->backing_format;
   return img->hdr.backing_name ? img->hdr.backing_fmt : NULL;
 }
 
@@ -400,5 +565,50 @@ allocated_bytes (int fd)
 uint64_t
 addcow_get_actual_size (const struct addcow *img)
 {
+  if (other_top (img))
+    return img->top->ops->actual_size
+      ? img->top->ops->actual_size (img->top) : 0;
   return allocated_bytes (img->meta.fd) + allocated_bytes (img->image.fd);
+}
+
+const char *
+addcow_get_format (const struct addcow *img)
+{
+  return img->top->ops ? img->top->ops->format : "add-cow";
+}
+
+/* ---- the layers of the chain ------------------------------------------ */
+
+unsigned
+addcow_get_layer_count (const struct addcow *img)
+{
+  const struct layer *l;
+  unsigned n = 0;
+
+  for (l = img->top; l; l = l->backing)
+    n++;
+  return n;
+}
+
+int
+addcow_get_layer (const struct addcow *img, unsigned depth,
+                  struct addcow_layer_info *info)
+{
+  struct layer *l;
+
+  if (!img || !info || info->version != ADDCOW_LAYER_INFO_VERSION)
+    return set_error (EINVAL, "addcow_get_layer: bad arguments");
+  if (!(l = chain_layer (img->top, depth)))
+    return set_error (EINVAL, "%s: the chain has no layer at depth %u",
+                      img->filename, depth);
+  info->depth = depth;
+  info->format = l->ops->format;
+  info->filename = l->filename;
+  info->virtual_size = l->size;
+  info->actual_size = l->ops->actual_size ? l->ops->actual_size (l) : 0;
+  info->cluster_size = l->cluster_size;
+  info->backing_name = l->backing_name;
+  info->backing_format = l->backing_name ? l->backing_format : NULL;
+  info->image = addcow_layer_image (l);
+  return 0;
 }

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "addcow.h"
+#include "layer.h"
 
 /* ---- error.c: the per-thread error message ---------------------------- */
 
@@ -185,7 +186,13 @@ void bitmap_clear_dirty (struct bitmap *bm);
 
 /* ---- the image handle -------------------------------------------------- */
 
-enum backing_kind { BACKING_NONE, BACKING_RAW, BACKING_ADDCOW };
+enum backing_kind { BACKING_NONE, BACKING_RAW, BACKING_ADDCOW,
+                   BACKING_OTHER };
+
+/* The open flags a caller may pass; addcow_open refuses any other bit. */
+#define OPEN_PUBLIC_FLAGS (ADDCOW_OPEN_WRITE | ADDCOW_OPEN_FORCE_SHARE \
+                           | ADDCOW_OPEN_TOLERATE_BACKING \
+                           | ADDCOW_OPEN_BACKING_WRITE)
 
 struct addcow {
   char *filename;               /* the add-cow file, as opened */
@@ -196,7 +203,10 @@ struct addcow {
   uint64_t bm_padding_dirty;    /* non-zero bytes after the bitmap, up to
                                  * a whole cluster (found at open) */
   struct addcow_io io;
-  unsigned flags;               /* ADDCOW_OPEN_* */
+  unsigned flags;               /* ADDCOW_OPEN_* (public bits only) */
+  unsigned write_depth;         /* private: the depth, from the top of the
+                                 * chain, of the one layer below opened
+                                 * read-write (commit), 0: none */
   bool writable;
   bool write_failed;            /* the bitmap could not be made to match
                                  * the disk after a failed sync: no more
@@ -208,17 +218,24 @@ struct addcow {
   uint64_t nb_clusters;
   char *backing_path;           /* resolved, or NULL */
 
+  /* This image as a layer of its chain (drivers/addcow-layer.c); its
+   * backing chain is self.backing (owned), NULL when there is none or
+   * it could not be opened. */
+  struct layer self;
+  /* The top of the handle's chain: &self, or, for a file opened in
+   * another format (addcow_open_opts.format), that file's layer (owned;
+   * then nothing above "self" is used and the handle is read-only). */
+  struct layer *top;
   enum backing_kind backing_kind;
-  struct acfile backing_raw;    /* BACKING_RAW */
-  struct addcow *backing_img;   /* BACKING_ADDCOW */
-  uint64_t backing_size;
-  char *backing_error;          /* ADDCOW_OPEN_NO_BACKING only */
+  uint64_t backing_size;        /* self.backing's size, 0 without one */
+  char *backing_error;          /* ADDCOW_OPEN_TOLERATE_BACKING only */
 
   uint8_t *cluster_buf;         /* one cluster, for copy-on-write */
 };
 
 /* The identities (device, inode) of the files above a layer being opened,
- * so that a backing chain cannot loop back into itself. */
+ * so that a backing chain cannot loop back into itself.  DEPTH: the depth
+ * of the layer being opened (layer_open_backing keeps it). */
 struct chain_seen {
   dev_t dev[2 * ADDCOW_MAX_CHAIN_DEPTH + 2];
   ino_t ino[2 * ADDCOW_MAX_CHAIN_DEPTH + 2];
@@ -228,12 +245,24 @@ struct chain_seen {
 
 /* image.c: is F (by device and inode) one of the files SEEN? */
 bool seen_has (const struct chain_seen *seen, const struct acfile *f);
+/* image.c: remember a file of the chain (-ELOOP "OWNER: 'PATH' is already
+ * part of this image's backing chain (a loop)" if it is there already). */
+int chain_seen_add (struct chain_seen *seen, const struct acfile *f,
+                    const char *owner);
 /* image.c: open/close.  P may be NULL (plain open: refuse corruptions). */
 int image_open (const char *path, const struct addcow_open_opts *opts,
                 struct chain_seen *seen, struct problems *p,
                 struct addcow **imgp);
+/* image.c: open the add-cow image PATH as the layer at DEPTH of a chain
+ * (drivers/addcow-layer.c). */
+int image_open_layer (const char *path, unsigned depth,
+                      const struct layer_open *ctx, struct addcow **imgp);
+/* image.c: open PATH as addcow_open does, with the layer at WRITE_DEPTH
+ * below it read-write and the layers in between read-only (commit -b). */
+int image_open_writing (const char *path, const struct addcow_open_opts *opts,
+                        unsigned write_depth, struct addcow **imgp);
 
-/* backing.c */
+/* backing.c: open the backing chain of IMG (img->self.backing). */
 int backing_open (struct addcow *img, struct chain_seen *seen);
 /* 0 if FMT is a backing format this library reads, else -ENOTSUP with
  * "FILE: unsupported backing format 'FMT'". */
@@ -243,8 +272,9 @@ int backing_close (struct addcow *img);
 /* Read [offset, offset+count) of the backing chain (zeros past its end). */
 int backing_read (struct addcow *img, void *buf, size_t count,
                   uint64_t offset);
-/* "add-cow" if the first bytes of the file at PATH are the magic, else
- * "raw" (used only by create/rebase when no format is given). */
+/* "qcow2" or "add-cow" if the first bytes of the file at PATH are that
+ * format's magic, else "raw" (used only by create/rebase when no format is
+ * given). */
 const char *backing_probe (const char *path);
 
 /* The bodies of the public I/O calls (read.c, write.c, status.c), without
@@ -278,15 +308,6 @@ int image_sync_bitmap (struct addcow *img);
  * reaches into it.  Crash-safe; 0 or -errno with the message set. */
 int image_grow (struct addcow *img, uint64_t new_size);
 
-/* backing.c: open flags only the library sets.  The write depth says which
- * layer below an image is opened read-write: 1 is its backing file (the
- * same as ADDCOW_OPEN_BACKING_WRITE), 2 the backing file of that, ...; the
- * layers in between stay read-only. */
-#define OPEN_WRITE_DEPTH_SHIFT 24
-#define OPEN_WRITE_DEPTH_MASK (0x3fu << OPEN_WRITE_DEPTH_SHIFT)
-unsigned open_write_depth (unsigned flags);
-unsigned open_write_depth_flags (unsigned depth);
-
 /* write.c: write [offset, offset+count) of the disk from the file FD, which
  * holds the data at the same offsets, through the copy-on-write path (bits
  * in memory, as addcow_pwrite). */
@@ -296,23 +317,35 @@ int image_copy_from (struct addcow *img, int fd, uint64_t count,
 /* copy.c: where the bytes of a run come from, and moving them in bulk. */
 
 #define COPY_BATCH_BYTES (UINT64_C (256) << 20) /* data per sync */
+#define COPY_BOUNCE_BYTES (UINT64_C (1) << 20) /* data copied through a
+                                                 * buffer, per piece */
 #define COPY_CHUNK_BYTES (UINT64_C (64) << 20)  /* work between progress
                                                  * calls (a multiple of
                                                  * every cluster size) */
 
-/* A run of a disk or a file: in file FD at the same offset, or zeros
- * (FD -1: a hole, past the end, or no layer holds it). */
+/* A run of a disk or a file: data in file FD at FILE_OFFSET; data that
+ * must be read through LAYER's driver (FD -1, LAYER set: compressed, say);
+ * or zeros (FD -1, LAYER NULL: a hole, past an end, or no layer holds
+ * it). */
 struct source {
   int fd;
   uint64_t len;                 /* > 0 */
+  uint64_t file_offset;         /* FD >= 0: where the run starts in FD */
+  struct layer *layer;          /* data to read through this layer */
 };
+
+static inline bool
+source_is_zero (const struct source *s)
+{
+  return s->fd < 0 && !s->layer;
+}
 
 /* Raw file FD of SIZE bytes at OFFSET: data or hole (SEEK_DATA/SEEK_HOLE;
  * past SIZE: zeros), at most MAX bytes. */
 void raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
                  struct source *s);
 /* raw_source for a file that does not change while open, remembering
- * the extent found in F->hint. */
+ * the extent found in F->hint (file_offset = offset). */
 void raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
                         uint64_t max, struct source *s);
 /* IMG's virtual disk at OFFSET (< its virtual size). */
@@ -321,6 +354,13 @@ int disk_source (struct addcow *img, uint64_t offset, uint64_t max,
 /* What the unallocated clusters of IMG read at OFFSET: its backing chain. */
 int chain_source (struct addcow *img, uint64_t offset, uint64_t max,
                   struct source *s);
+/* The chain from TOP down at OFFSET (zeros at or past TOP's end). */
+int layer_source (struct layer *top, uint64_t offset, uint64_t max,
+                  struct source *s);
+/* Read the LEN bytes of the source run S that starts at disk offset
+ * OFFSET into BUF. */
+int source_read (const struct source *s, const struct addcow_io *io,
+                 void *buf, size_t len, uint64_t offset);
 
 /* copier.c: copies and hole punches in flight on worker threads (none
  * for a user's I/O table: the jobs then run in order, in the calling
@@ -350,6 +390,11 @@ void copier_free (struct copier *c);
  * already. */
 int copy_to_file (struct copier *c, int src_fd, int dst_fd,
                   uint64_t dst_size, uint64_t len, uint64_t offset);
+/* Copy the source run S (at disk offset OFFSET) to the same offset of
+ * DST_FD (DST_SIZE bytes): data in place queued on the copier, data from
+ * elsewhere through a buffer, zeros as copy_to_file writes them. */
+int copy_source (struct copier *c, const struct source *s, int dst_fd,
+                 uint64_t dst_size, uint64_t offset);
 /* Ask the kernel to start reading [offset, offset+len) of FD (a hint: no
  * data changes, so it is not part of the I/O table). */
 #define PREFETCH_BYTES (UINT64_C (32) << 20)

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum run_kind {
   RUN_DATA,          /* bytes stored in this layer */
@@ -48,8 +49,11 @@ struct layer_run {
                           * file (for copy_file_range); else -1 (the bytes
                           * must go through ops->read, e.g. compressed) */
   uint64_t file_offset;  /* where the run starts in FD / FILENAME */
-  const char *filename;  /* the file holding the data (map's "filename"),
-                          * or NULL; owned by the layer */
+  const char *filename;  /* the file holding the run at FILE_OFFSET (map's
+                          * "filename" and "offset": a RUN_ZERO that is a
+                          * hole of a file names it too), or NULL when the
+                          * run has no place in a file (compressed data,
+                          * zeros past an end); owned by the layer */
 };
 
 struct layer;
@@ -66,6 +70,8 @@ struct layer_ops {
   /* Free the driver's state (not l->backing).  The error of a writable
    * layer's last flush, else 0. */
   int (*close) (struct layer *l);
+  /* Optional (NULL: 0): bytes the layer's files use on disk. */
+  uint64_t (*actual_size) (struct layer *l);
 };
 
 struct layer {
@@ -75,18 +81,46 @@ struct layer {
   const char *filename;         /* the file the layer was opened by */
   unsigned depth;               /* 0 for the top of the chain */
   struct layer *backing;        /* next layer down, or NULL */
+  bool probe_holes;             /* RUN_DATA kept verbatim in a file that
+                                 * may have holes: chain_resolve asks the
+                                 * file (SEEK_HOLE, no cached hint: such a
+                                 * file may be written while open) and
+                                 * reports its holes as RUN_ZERO */
+  bool hole_offsets;            /* such a hole keeps its place in the file
+                                 * (map's offset), as a raw file's does;
+                                 * else it is zeros with no place, as a
+                                 * qcow2 zero cluster */
+  bool owns_all;                /* never RUN_UNALLOCATED, and its read of
+                                 * any range gives the bytes (holes as
+                                 * zeros): a plain read asks no block
+                                 * status of it (raw) */
+  uint32_t cluster_size;        /* 0 when the format has none */
+  const char *backing_name;     /* as stored in the file, or NULL; owned
+                                 * by the layer */
+  const char *backing_format;   /* as stored, or NULL */
+  dev_t dev;                    /* the identity of the layer's file (the */
+  ino_t ino;                    /* add-cow file for add-cow) */
 };
 
 /* What the whole chain reads at one offset: the first layer from the top
  * that answers. */
 struct chain_run {
-  enum run_kind kind;           /* RUN_DATA or RUN_ZERO */
-  bool present;                 /* some layer owns the run (qemu's
-                                 * "present"); false: no layer holds it
-                                 * and it reads as zeros */
-  struct layer *layer;          /* the layer that answered, or NULL */
-  unsigned depth;               /* its depth; when !present, the depth of
-                                 * the last layer consulted */
+  enum run_kind kind;           /* RUN_DATA or RUN_ZERO (RUN_UNALLOCATED
+                                 * only from chain_resolve_above) */
+  bool present;                 /* some layer's own answer (qemu's
+                                 * "present"); false: zeros because no
+                                 * layer holds the run or it lies past the
+                                 * end of a shorter layer */
+  struct layer *layer;          /* the layer that owns the run: the one
+                                 * that answered, or for zeros past the
+                                 * end of a shorter layer that layer (it
+                                 * hides what lies below); NULL when no
+                                 * layer holds the run */
+  unsigned depth;               /* the depth qemu-img map reports: the
+                                 * answering layer's; when !present, the
+                                 * depth of the last layer whose block
+                                 * status was asked (the one above a
+                                 * shorter layer, or the bottom one) */
   uint64_t len;                 /* > 0, at most what was asked for */
   int fd;                       /* as struct layer_run */
   uint64_t file_offset;
@@ -99,8 +133,20 @@ struct chain_run {
 int chain_resolve (struct layer *top, uint64_t offset, uint64_t max,
                    struct chain_run *run);
 
-/* Read [offset, offset + count) of the chain starting at TOP. */
+/* The same walk stopping above the layer at depth BASE_DEPTH: RUN_DATA or
+ * RUN_ZERO when a layer above BASE owns the run (zeros past the end of a
+ * shorter layer above BASE included), else RUN_UNALLOCATED (BASE or a
+ * layer below it answers).  For commit. */
+int chain_resolve_above (struct layer *top, unsigned base_depth,
+                         uint64_t offset, uint64_t max,
+                         struct chain_run *run);
+
+/* Read [offset, offset + count) of the chain starting at TOP (offset +
+ * count <= top->size). */
 int chain_read (struct layer *top, void *buf, size_t count, uint64_t offset);
+
+/* The layer at DEPTH below TOP (0: TOP), or NULL. */
+struct layer *chain_layer (struct layer *top, unsigned depth);
 
 /* ---- opening layers ---------------------------------------------------- */
 
@@ -109,11 +155,20 @@ struct chain_seen;              /* internal.h: the files already in the
                                  * chain (loop check) and its depth */
 
 /* How one layer is opened. */
+struct acfile;
 struct layer_open {
   struct chain_seen *seen;
   unsigned flags;               /* ADDCOW_OPEN_* of the top image */
-  bool writable;                /* this layer read-write (a commit target) */
+  bool writable;                /* this layer read-write (a commit target):
+                                 * depth == write_depth */
+  unsigned write_depth;         /* the depth of the one layer below the top
+                                 * opened read-write, 0: none (private:
+                                 * not reachable from the public flags) */
   const struct addcow_io *io;
+  const char *owner;            /* the file that names this layer, for
+                                 * messages ("OWNER: backing file ...") */
+  const struct acfile *image_file; /* the image file of the add-cow layer
+                                 * naming this one, or NULL */
 };
 
 /* The drivers: open the file at PATH (already resolved) as a layer at
@@ -134,7 +189,15 @@ int qcow2_layer_open (const char *path, unsigned depth,
 int layer_open_backing (const char *from, const char *name, const char *fmt,
                         unsigned depth, const struct layer_open *ctx,
                         struct layer **out);
-/* Close LAYER and every layer below it; the first error. */
+/* backing.c: open PATH as the format FMT through the table of drivers
+ * (-ENOTSUP "OWNER: unsupported backing format 'FMT'" for one this build
+ * does not read). */
+int layer_open_format (const char *fmt, const char *path, unsigned depth,
+                       const struct layer_open *ctx, struct layer **out);
+/* Does this build read the format FMT? */
+bool layer_format_known (const char *fmt);
+/* Close LAYER and every layer below it, the lowest first; the error of
+ * the highest layer that failed (NULL is accepted). */
 int layer_close_chain (struct layer *layer);
 
 #endif /* ADDCOW_LAYER_H */

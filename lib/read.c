@@ -3,7 +3,7 @@
  *
  * Runs allocated in this layer come from the image file at the same
  * offset; the others from the backing chain (zeros past its end, or with no
- * backing at all).
+ * backing at all): the chain walk of chain.c, for every format.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,26 +28,9 @@ image_check_range (struct addcow *img, uint64_t count, uint64_t offset)
 int
 image_pread (struct addcow *img, void *buf, size_t count, uint64_t offset)
 {
-  uint8_t *p = buf;
-  uint64_t len;
   int r;
 
   if ((r = image_check_range (img, count, offset)) < 0)
     return r;
-  while (count > 0) {
-    if ((r = image_is_allocated (img, offset, count, &len)) < 0)
-      return r;
-    if (r) {
-      r = io_read (&img->io, img->image.fd, p, (size_t) len, offset);
-      if (r < 0)
-        return set_error (-r, "%s: could not read image file '%s': %s",
-                          img->filename, img->image.path, strerror (-r));
-    }
-    else if ((r = backing_read (img, p, (size_t) len, offset)) < 0)
-      return r;
-    p += len;
-    offset += len;
-    count -= (size_t) len;
-  }
-  return 0;
+  return chain_read (img->top, buf, count, offset);
 }

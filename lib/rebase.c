@@ -44,8 +44,7 @@ struct rebase {
   struct addcow *top;
   char *new_path;               /* the new backing file, resolved */
   const char *new_fmt;
-  struct acfile new_raw;        /* raw new backing */
-  struct addcow *new_img;       /* add-cow new backing */
+  struct layer *new_layer;      /* the new backing chain (any format) */
   uint64_t new_size;
   uint8_t *old_buf, *new_buf;
   struct copier *copier;        /* flatten's copies into the image file */
@@ -88,32 +87,34 @@ not_the_image (struct rebase *rb, const struct acfile *f)
   return 0;
 }
 
-/* Open and lock the new backing file (read-only), before any data moves. */
+/* Open and lock the new backing chain (read-only, through its format's
+ * driver), before any data moves. */
 static int
 open_new_backing (struct rebase *rb)
 {
-  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
-  struct chain_seen seen = { .n = 2 };
+  struct chain_seen seen = { .n = 0 };
+  struct layer_open ctx = { .seen = &seen, .io = &rb->top->io,
+                            .owner = rb->path,
+                            .image_file = &rb->top->image };
+  struct acfile f = { .fd = -1 };
   int r;
 
   if ((r = new_name_and_format (rb)) < 0
-      || (r = file_open (&rb->new_raw, rb->new_path, false, rb->path,
+      || (r = file_open (&f, rb->new_path, false, rb->path,
                          "backing file")) < 0
-      || (r = not_the_image (rb, &rb->new_raw)) < 0)
+      || (r = not_the_image (rb, &f)) < 0) {
+    file_close (&f);
     return r;
-  if (strcmp (rb->new_fmt, "raw") == 0) {
-    rb->new_size = rb->new_raw.size;
-    return file_lock (&rb->new_raw, false, rb->path);
   }
-  file_close (&rb->new_raw);
-  seen.dev[0] = rb->top->meta.dev;
-  seen.ino[0] = rb->top->meta.ino;
-  seen.dev[1] = rb->top->image.dev;
-  seen.ino[1] = rb->top->image.ino;
-  oo.io = rb->opts->io;
-  if ((r = image_open (rb->new_path, &oo, &seen, NULL, &rb->new_img)) < 0)
+  file_close (&f);
+  if ((r = chain_seen_add (&seen, &rb->top->meta, rb->path)) < 0
+      || (r = chain_seen_add (&seen, &rb->top->image, rb->path)) < 0)
     return r;
-  rb->new_size = rb->new_img->virtual_size;
+  /* As the backing file of the top: depth 1. */
+  if ((r = layer_open_format (rb->new_fmt, rb->new_path, 1, &ctx,
+                              &rb->new_layer)) < 0)
+    return r;
+  rb->new_size = rb->new_layer->size;
   return 0;
 }
 
@@ -121,10 +122,7 @@ static int
 new_source (struct rebase *rb, uint64_t offset, uint64_t max,
             struct source *s)
 {
-  if (rb->new_img)
-    return disk_source (rb->new_img, offset, max, s);
-  raw_source_hinted (&rb->new_raw, rb->new_size, offset, max, s);
-  return 0;
+  return layer_source (rb->new_layer, offset, max, s);
 }
 
 /* Read the new backing file's view of [offset, offset+len). */
@@ -135,12 +133,8 @@ new_read (struct rebase *rb, uint8_t *buf, uint64_t len, uint64_t offset)
                                       : 0;
   int r = 0;
 
-  if (in && rb->new_img)
-    r = image_pread (rb->new_img, buf, (size_t) in, offset);
-  else if (in && (r = io_read (&rb->top->io, rb->new_raw.fd, buf, (size_t) in,
-                               offset)) < 0)
-    r = set_error (-r, "%s: could not read backing file '%s': %s", rb->path,
-                   rb->new_path, strerror (-r));
+  if (in)
+    r = chain_read (rb->new_layer, buf, (size_t) in, offset);
   memset (buf + in, 0, len - in);
   return r;
 }
@@ -246,7 +240,7 @@ compare_step (struct rebase *rb, uint64_t pos, uint64_t end, uint64_t *step)
       || (r = new_source (rb, pos, end - pos, &w)) < 0)
     return r;
   n = min_u64 (o.len, w.len);
-  if (o.fd < 0 && w.fd < 0) {
+  if (source_is_zero (&o) && source_is_zero (&w)) {
     *step = pos + n >= end ? end - pos : n & ~(csize - 1);
     if (*step)
       return 0;
@@ -327,11 +321,7 @@ flatten_step (struct rebase *rb, uint64_t pos, uint64_t end, uint64_t *step)
     if ((r = chain_source (top, off, pos + *step - off, &s)) < 0)
       return r;
     /* A source run is all data already: no second look for holes. */
-    if (s.fd >= 0)
-      r = copier_copy (rb->copier, s.fd, top->image.fd, s.len, off);
-    else
-      r = copy_to_file (rb->copier, -1, top->image.fd, top->virtual_size,
-                        s.len, off);
+    r = copy_source (rb->copier, &s, top->image.fd, top->virtual_size, off);
     if (r < 0)
       return copy_failed (rb, r);
   }
@@ -356,7 +346,7 @@ rebase_unsafe (struct rebase *rb)
   struct acfile f = { .fd = -1 };
   int r;
 
-  if ((r = open_top (rb, ADDCOW_OPEN_NO_BACKING)) < 0)
+  if ((r = open_top (rb, ADDCOW_OPEN_TOLERATE_BACKING)) < 0)
     return r;
   if (is_flatten (rb->opts))
     return image_rewrite_header (rb->top, NULL, NULL, 0);
@@ -418,8 +408,7 @@ int
 rebase_run (const char *path, const struct addcow_rebase_opts *opts,
             uint64_t batch_bytes)
 {
-  struct rebase rb = { .path = path, .opts = opts, .batch_bytes = batch_bytes,
-                       .new_raw = { .fd = -1 } };
+  struct rebase rb = { .path = path, .opts = opts, .batch_bytes = batch_bytes };
   int r, e;
 
   if (!path || !opts || opts->version != ADDCOW_REBASE_OPTS_VERSION)
@@ -436,8 +425,7 @@ rebase_run (const char *path, const struct addcow_rebase_opts *opts,
   copier_free (rb.copier);      /* waits for what is in flight */
   if (r < 0 && r != -ECANCELED && rb.top && rb.top->bm.bytes)
     bitmap_clear_dirty (&rb.top->bm);   /* never flush unsynced bits */
-  addcow_close (rb.new_img);
-  file_close (&rb.new_raw);
+  layer_close_chain (rb.new_layer);
   if ((e = addcow_close (rb.top)) < 0 && r == 0)
     r = e;
   free (rb.old_buf);

@@ -50,7 +50,8 @@ extern "C" {
 #define ADDCOW_COMPAT_ALL_ALLOCATED (UINT64_C(1) << 0)
 
 /* Limits of this implementation (not of the format). */
-#define ADDCOW_MAX_CHAIN_DEPTH 32           /* add-cow layers in one chain */
+#define ADDCOW_MAX_CHAIN_DEPTH 32           /* layers in one chain, of every
+                                             * format, the top included */
 #define ADDCOW_MAX_BITMAP_BYTES (256u << 20) /* in-memory COW bitmap */
 
 /* Error message of the last failing call in this thread (never NULL). */
@@ -85,30 +86,49 @@ struct addcow;
 
 #define ADDCOW_OPEN_WRITE        (1u << 0) /* read-write; default read-only */
 #define ADDCOW_OPEN_FORCE_SHARE  (1u << 1) /* take no locks (read-only only) */
-#define ADDCOW_OPEN_NO_BACKING   (1u << 2) /* a backing chain that cannot be
-                                            * used does not fail the open
-                                            * (for info): the reason is kept
-                                            * in addcow_get_backing_error()
+#define ADDCOW_OPEN_TOLERATE_BACKING (1u << 2) /* a backing chain that cannot
+                                            * be used does not fail the open
+                                            * (for info): it is still
+                                            * opened; the reason it failed
+                                            * is kept in
+                                            * addcow_get_backing_error()
                                             * and reads that need the
                                             * backing fail with -EIO. */
+#define ADDCOW_OPEN_NO_BACKING ADDCOW_OPEN_TOLERATE_BACKING /* deprecated
+                                            * name of the same flag */
 #define ADDCOW_OPEN_BACKING_WRITE (1u << 3) /* also open the backing file
                                              * read-write (commit) */
+/* Every other bit is refused (-EINVAL). */
 
 struct addcow_open_opts {
   unsigned version;             /* ADDCOW_OPEN_OPTS_VERSION */
   unsigned flags;               /* ADDCOW_OPEN_* */
   const struct addcow_io *io;   /* NULL: plain system calls */
+  /* Version 2: the format of the file at PATH.  NULL or "add-cow": an
+   * add-cow image.  Any other format this build reads ("raw", and "qcow2"
+   * when built with the qcow2 driver; see addcow_format_supported) opens a
+   * read-only handle over that file and its own backing chain: reads,
+   * block status, the size and the layer getters work; writes fail with
+   * -EROFS, and ADDCOW_OPEN_WRITE / ADDCOW_OPEN_BACKING_WRITE are refused
+   * (-EINVAL).  The format is never probed. */
+  const char *format;
 };
-#define ADDCOW_OPEN_OPTS_VERSION 1
-#define ADDCOW_OPEN_OPTS_INIT { ADDCOW_OPEN_OPTS_VERSION, 0, NULL }
+#define ADDCOW_OPEN_OPTS_VERSION 2
+#define ADDCOW_OPEN_OPTS_INIT { ADDCOW_OPEN_OPTS_VERSION, 0, NULL, NULL }
 
-/* Open the add-cow file at PATH.  OPTS may be NULL (read-only).
- * Validates the header and bitmap (spec sections 3-4), opens the image file
- * and the backing chain, and takes the locks.  Images whose only problems
- * are leaks (see addcow_check) open normally.
+/* Open the file at PATH (an add-cow image unless OPTS->format says
+ * otherwise).  OPTS may be NULL (read-only add-cow; version 1 of the
+ * struct is still accepted).  Validates the header and bitmap (spec
+ * sections 3-4), opens the image file and the backing chain, and takes
+ * the locks.  Images whose only problems are leaks (see addcow_check)
+ * open normally.  Undefined flag bits: -EINVAL.
  */
 ADDCOW_API int addcow_open (const char *path, const struct addcow_open_opts *opts,
                  struct addcow **imgp);
+
+/* Can this build open FORMAT ("add-cow", "raw", "qcow2", ...), as a
+ * handle (addcow_open_opts.format) and as a backing file? */
+ADDCOW_API bool addcow_format_supported (const char *format);
 
 /* Flush pending bitmap updates (if writable), release locks, close files and
  * free the handle.  Returns the flush error, if any; the handle is freed in
@@ -135,7 +155,7 @@ ADDCOW_API const char *addcow_get_backing_name (const struct addcow *img);
 ADDCOW_API const char *addcow_get_backing_path (const struct addcow *img);
 ADDCOW_API const char *addcow_get_backing_format (const struct addcow *img);
 /* Why the backing chain could not be opened (only with
- * ADDCOW_OPEN_NO_BACKING); NULL when it is open or there is none. */
+ * ADDCOW_OPEN_TOLERATE_BACKING); NULL when it is open or there is none. */
 ADDCOW_API const char *addcow_get_backing_error (const struct addcow *img);
 /* The next add-cow layer down, or NULL (no backing, a raw backing, a
  * backing that could not be opened, or ALL_ALLOCATED).  Owned by IMG. */
@@ -143,8 +163,45 @@ ADDCOW_API struct addcow *addcow_get_backing_image (const struct addcow *img);
 /* Size of the backing file in bytes (add-cow backing: its virtual size);
  * 0 without a backing file. */
 ADDCOW_API uint64_t addcow_get_backing_size (const struct addcow *img);
-/* Bytes the add-cow file and the image file use on disk (st_blocks). */
+/* Bytes the add-cow file and the image file use on disk (st_blocks); for
+ * a handle of another format, that file's. */
 ADDCOW_API uint64_t addcow_get_actual_size (const struct addcow *img);
+/* The format of the handle's top layer: "add-cow", or the format it was
+ * opened as (addcow_open_opts.format). */
+ADDCOW_API const char *addcow_get_format (const struct addcow *img);
+
+/* ---------------------------------------------------------------------- */
+/* The layers of the chain (info --backing-chain), over every format.
+ * Layer 0 is the handle's own file, 1 its backing file, and so on down to
+ * the last layer that is open. */
+
+struct addcow_layer_info {
+  unsigned version;             /* ADDCOW_LAYER_INFO_VERSION (set by the
+                                 * caller: ADDCOW_LAYER_INFO_INIT) */
+  unsigned depth;
+  const char *format;           /* "add-cow", "raw", "qcow2" */
+  const char *filename;         /* the layer's file: as given to
+                                 * addcow_open for layer 0, else the
+                                 * backing name resolved */
+  uint64_t virtual_size;
+  uint64_t actual_size;         /* bytes its files use on disk */
+  uint32_t cluster_size;        /* 0 when the format has none (raw) */
+  const char *backing_name;     /* as stored in this layer, or NULL */
+  const char *backing_format;   /* as stored, NULL without a backing */
+  struct addcow *image;         /* layer DEPTH as an add-cow handle (owned
+                                 * by the handle asked), or NULL for a
+                                 * layer of another format */
+};
+#define ADDCOW_LAYER_INFO_VERSION 1
+#define ADDCOW_LAYER_INFO_INIT { .version = ADDCOW_LAYER_INFO_VERSION }
+
+/* Number of open layers of IMG's chain (>= 1). */
+ADDCOW_API unsigned addcow_get_layer_count (const struct addcow *img);
+/* Describe layer DEPTH (< addcow_get_layer_count).  0, or -EINVAL for a
+ * depth past the chain or an unknown INFO->version.  The strings stay
+ * valid until addcow_close. */
+ADDCOW_API int addcow_get_layer (const struct addcow *img, unsigned depth,
+                                 struct addcow_layer_info *info);
 
 /* ---------------------------------------------------------------------- */
 /* Block status, with the meaning of qemu-img map. */

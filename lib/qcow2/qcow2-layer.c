@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checked.h"
@@ -309,45 +310,53 @@ q_close (struct layer *l)
   return 0;
 }
 
+static uint64_t
+q_actual_size (struct layer *l)
+{
+  struct qcow2 *q = q_of (l);
+  struct stat st;
+  uint64_t n = 0;
+
+  if (fstat (q->file.fd, &st) == 0)
+    n = (uint64_t) st.st_blocks * 512;
+  if (q->data.fd >= 0 && fstat (q->data.fd, &st) == 0)
+    n += (uint64_t) st.st_blocks * 512;
+  return n;
+}
+
 static const struct layer_ops qcow2_ops = {
   .format = "qcow2",
   .block_status = q_block_status,
   .read = q_read,
   .close = q_close,
+  .actual_size = q_actual_size,
 };
 
-/* Add F to the files of the chain, refusing one already there. */
-static int
-seen_add_file (struct chain_seen *seen, const struct acfile *f,
-               const char *owner)
-{
-  if (!seen)
-    return 0;
-  if (seen_has (seen, f) && strcmp (owner, f->path) == 0)
-    return set_error (ELOOP, "%s: already part of this backing chain (a "
-                      "loop)", owner);
-  if (seen_has (seen, f))
-    return set_error (ELOOP, "%s: '%s' is already part of this backing "
-                      "chain (a loop)", owner, f->path);
-  if (seen->n >= sizeof seen->dev / sizeof seen->dev[0])
-    return set_error (ELOOP, "%s: backing chain is too deep", owner);
-  seen->dev[seen->n] = f->dev;
-  seen->ino[seen->n] = f->ino;
-  seen->n++;
-  return 0;
-}
-
+/* Open PATH (the qcow2 file or its data file) read-only; refuse the image
+ * file of the add-cow layer above and any file already in the chain; take
+ * the read lock.  OWNER names the file in messages. */
 static int
 open_file (struct acfile *f, const char *path, const char *owner,
            const char *what, const struct layer_open *ctx)
 {
   int r = file_open (f, path, false, owner, what);
 
-  if (r == 0)
-    r = seen_add_file (ctx->seen, f, owner);
-  if (r == 0 && !(ctx->flags & ADDCOW_OPEN_FORCE_SHARE))
-    r = file_lock (f, false, owner);
-  return r;
+  if (r < 0)
+    return r;
+  if (ctx->image_file && file_same (f, ctx->image_file))
+    return set_error (EINVAL, "%s: %s '%s' is the image file itself", owner,
+                      what ? what : "backing file", f->path);
+  if (ctx->seen && seen_has (ctx->seen, f) && strcmp (owner, f->path) == 0)
+    return set_error (ELOOP, "%s: already part of this backing chain (a "
+                      "loop)", owner);
+  if (ctx->seen && seen_has (ctx->seen, f))
+    return set_error (ELOOP, "%s: '%s' is already part of this backing "
+                      "chain (a loop)", owner, f->path);
+  if (ctx->seen && (r = chain_seen_add (ctx->seen, f, owner)) < 0)
+    return r;
+  if (!(ctx->flags & ADDCOW_OPEN_FORCE_SHARE))
+    return file_lock (f, false, owner);
+  return 0;
 }
 
 static int
@@ -409,8 +418,11 @@ qcow2_layer_open (const char *path, unsigned depth,
                    "library does not write qcow2)", path);
     goto fail;
   }
-  if ((r = open_file (&q->file, path, path, NULL, ctx)) < 0
-      || (r = read_header (q)) < 0
+  if (ctx->owner)
+    r = open_file (&q->file, path, ctx->owner, "backing file", ctx);
+  else
+    r = open_file (&q->file, path, path, NULL, ctx);
+  if (r < 0 || (r = read_header (q)) < 0
       || (r = open_data_file (q, ctx)) < 0)
     goto fail;
   if ((r = qcow2_tables_init (&q->t, &q->io, q->file.fd, q->file.size,
@@ -419,7 +431,10 @@ qcow2_layer_open (const char *path, unsigned depth,
     goto fail;
   q->tables_ready = true;
   q->layer = (struct layer) { .ops = &qcow2_ops, .priv = q,
-    .size = q->h.size, .filename = q->file.path, .depth = depth };
+    .size = q->h.size, .filename = q->file.path, .depth = depth,
+    .cluster_size = q->t.cluster_size, .backing_name = q->h.backing_name,
+    .backing_format = q->h.backing_name ? q->h.backing_fmt : NULL,
+    .dev = q->file.dev, .ino = q->file.ino };
   if (q->h.backing_name
       && (r = layer_open_backing (q->file.path, q->h.backing_name,
                                   q->h.backing_fmt, depth, ctx,

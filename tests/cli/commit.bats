@@ -200,3 +200,41 @@ interrupt_commit() {
         grep -qE '^    \([0-9]+\.[0-9]{2}/100%\)$' err.txt
     fi
 }
+
+# base.raw 1 MiB of 0xaa; mid 512 KiB over it; top 1 MiB over mid, with
+# 0x11 at 0; and with qemu the same chain in qcow2 (q*.qcow2, over its
+# own copy of base.raw).  The top reads [512k, 1M) as zeros (past mid's
+# end).
+make_short_mid() {
+    make_raw base.raw 1M 252 0:1M
+    "$IMG" create -q -b base.raw -F raw mid.add-cow 512k
+    "$IMG" create -q -b mid.add-cow -F add-cow top.add-cow 1M
+    "$IO" -c 'write -q -P 0x11 0 64k' top.add-cow
+    cp base.raw qbase.raw
+    qemu-img create -q -f qcow2 -b qbase.raw -F raw qmid.qcow2 512k
+    qemu-img create -q -f qcow2 -b qmid.qcow2 -F qcow2 qtop.qcow2 1M
+    qemu-io -f qcow2 -c 'write -q -P 0x11 0 64k' qtop.qcow2
+}
+
+@test "commit: -b past a shorter middle layer writes its zeros into BASE, as qemu-img" {
+    need_commit
+    need_qemu
+    make_short_mid
+    run --separate-stderr "$IMG" commit -b base.raw top.add-cow
+    assert_status 0
+    assert_text "$output" "Image committed."
+    qemu-img commit -q -b qbase.raw qtop.qcow2
+    cmp base.raw qbase.raw
+    run qemu-io -f raw -r -c 'read -q -P 0x11 0 64k' \
+        -c 'read -q -P 0xaa 64k 448k' -c 'read -q -P 0 512k 512k' base.raw
+    assert_status 0
+    assert_text "$output" ""
+    # the next usual step: the top straight over BASE still reads zeros
+    run --separate-stderr "$IMG" rebase -u -b base.raw -F raw top.add-cow
+    assert_status 0
+    run "$IO" -r -c 'read -q -P 0x11 0 64k' -c 'read -q -P 0xaa 64k 448k' \
+        -c 'read -q -P 0 512k 512k' top.add-cow
+    assert_status 0
+    run "$IMG" check top.add-cow
+    assert_status 0
+}

@@ -62,11 +62,15 @@ assert_same_map() {
 0x80000         0x10000         0x80000         ov.raw"
 }
 
-@test "map: an image without a backing file is one run of data" {
+@test "map: an image without a backing file maps as qemu-img map -f raw of its image file" {
     "$IMG" create -q x.add-cow 3M
     run "$IMG" map --output=json x.add-cow
     assert_status 0
-    assert_text "$output" '[{ "start": 0, "length": 3145728, "depth": 0, "present": true, "zero": false, "data": true, "offset": 0}]'
+    assert_text "$output" '[{ "start": 0, "length": 3145728, "depth": 0, "present": true, "zero": true, "data": false, "offset": 0}]'
+    assert_text "$output" "$(qemu-img map -f raw --output=json x.raw)"
+    qemu-io -f raw -c 'write -q -P 7 1M 64k' -c 'write -q -P 8 2M 4k' x.raw
+    run "$IMG" map --output=json x.add-cow
+    assert_text "$output" "$(qemu-img map -f raw --output=json x.raw)"
 }
 
 @test "map: an overlay with nothing written shows the backing file" {
@@ -210,4 +214,74 @@ assert_same_map() {
     run "$IMG" map ov.add-cow
     assert_status 0
     assert_text "$output" "$want"
+}
+
+# base.raw 1 MiB with data and holes; mid (SIZE) over it, top 1 MiB over
+# mid, each with writes, zero writes and a write near mid's end; with
+# qemu the same chain as qcow2 images with raw data files.
+make_short_mid_pair() {
+    local c
+    make_raw base.raw 1M 252 0:64k 448k:128k 900k:100k
+    "$IMG" create -q -b base.raw -F raw mid.add-cow "$1"
+    qemu-img create -q -f qcow2 \
+        -o data_file=qmid.data,backing_file=base.raw,backing_fmt=raw qmid.qcow2 "$1"
+    "$IMG" create -q -b mid.add-cow -F add-cow top.add-cow 1M
+    qemu-img create -q -f qcow2 \
+        -o data_file=qtop.data,backing_file=qmid.qcow2,backing_fmt=qcow2 qtop.qcow2 1M
+    for c in 'write 64k 64k' 'write -z 192k 64k' 'write 440k 4k'; do
+        "$IO" -c "$c" mid.add-cow >/dev/null
+        qemu-io -f qcow2 -c "$c" qmid.qcow2 >/dev/null
+    done
+    for c in 'write 0 4k' 'write -z 256k 64k' 'write 960k 4k'; do
+        "$IO" -c "$c" top.add-cow >/dev/null
+        qemu-io -f qcow2 -c "$c" qtop.qcow2 >/dev/null
+    done
+}
+
+assert_same_chain_map() {
+    run qemu-img map --output=json "$@" qtop.qcow2
+    local want=$output
+    run "$IMG" map --output=json "$@" top.add-cow
+    assert_status 0
+    assert_text "$output" "$want"
+}
+
+@test "map: same JSON as qemu-img past the end of a shorter middle layer" {
+    need_qemu
+    local size
+    for size in 512k 500k; do
+        rm -f base.raw mid.* top.* q*
+        make_short_mid_pair "$size"
+        assert_same_chain_map
+        assert_same_chain_map --start-offset=400k
+        assert_same_chain_map --start-offset=500k --max-length=100k
+        assert_same_chain_map --start-offset=510k --max-length=1k
+    done
+}
+
+@test "map: write -z maps as the qcow2 twin's zero cluster" {
+    need_qemu
+    make_base
+    make_pair 2M 'write 0 128k' 'write -z 0 64k' 'write -z 256k 64k' \
+        'write -z 960k 128k'
+    assert_same_map --output=json
+    run "$IMG" map --output=json ov.add-cow
+    [[ ${lines[0]} == '[{ "start": 0, "length": 65536, "depth": 0, "present": true, "zero": true, "data": false},' ]]
+}
+
+@test "map: zero writes on an image without backing map as on its raw file" {
+    need_qemu
+    make_raw x.raw 2M 021 0:2M
+    "$IMG" create -q -o image_file=x.raw x.add-cow
+    cp x.raw y.raw
+    local c
+    for c in 'write -z 64k 64k' 'write -z 1M 4k' 'write -P 7 1028k 4k'; do
+        "$IO" -c "$c" x.add-cow >/dev/null
+        qemu-io -f raw -c "$c" y.raw >/dev/null
+    done
+    run qemu-img map -f raw --output=json y.raw
+    local want=$output
+    run "$IMG" map --output=json x.add-cow
+    assert_text "$output" "$want"
+    [[ $output == *'"zero": true, "data": false, "offset": 65536}'* ]]
 }

@@ -70,12 +70,15 @@ make_chain () {
     diff <(echo "$output") <(img_map -U vm.add-cow)
 }
 
-@test "an image without backing is all data" {
-    qemu-img create -q -f raw solo.raw 2M
+@test "an image without backing shows its image file's holes as holes" {
+    truncate -s 2M solo.raw
+    head -c 65536 /dev/urandom | dd of=solo.raw bs=64k seek=16 conv=notrunc status=none
     "$ADDCOW_IMG" create -q -f add-cow -o image_file=solo.raw solo.add-cow
     start_nbdkit sock solo.add-cow
     run nbd_map "$(nbd_uri)"
-    [ "$output" = "0 2097152 0" ]
+    [ "$output" = "0 1048576 3
+1048576 65536 0
+1114112 983040 3" ]
     diff <(echo "$output") <(img_map -U solo.add-cow)
 }
 

@@ -320,11 +320,18 @@ START_TEST (test_no_backing)
   ov_verify_reopen (&o);
   ck_assert_int_eq (addcow_flush (o.img), 0);
   assert_file_has (image, o.model, 0, o.size);
+  /* Data up to the hole the zeroing punched, then that hole as zeros. */
   ck_assert_int_eq (addcow_block_status (o.img, 0, UINT64_MAX, &e), 0);
-  ck_assert_uint_eq (e.length, o.size);
+  ck_assert_uint_eq (e.length, 3 * CS);
   ck_assert_uint_eq (e.depth, 0);
   ck_assert_uint_eq (e.flags, ADDCOW_EXTENT_PRESENT | ADDCOW_EXTENT_DATA
                      | ADDCOW_EXTENT_OFFSET_VALID);
+  ck_assert_str_eq (e.filename, image);
+  ck_assert_int_eq (addcow_block_status (o.img, 3 * CS, UINT64_MAX, &e), 0);
+  ck_assert_uint_eq (e.length, CS);
+  ck_assert_uint_eq (e.flags, ADDCOW_EXTENT_PRESENT | ADDCOW_EXTENT_ZERO
+                     | ADDCOW_EXTENT_OFFSET_VALID);
+  ck_assert_uint_eq (e.offset, 3 * CS);
   ck_assert_str_eq (e.filename, image);
   ov_free (&o);
 }
@@ -915,14 +922,15 @@ START_TEST (test_chain_depth_limit)
 
   tu_make_file (base, 4 * CS, BASE_SEED);
   strcpy (prev, "base.raw");
-  for (i = 1; i <= ADDCOW_MAX_CHAIN_DEPTH + 1; i++) {
+  /* i add-cow layers over base.raw: i + 1 layers, every format counted. */
+  for (i = 1; i <= ADDCOW_MAX_CHAIN_DEPTH; i++) {
     snprintf (name, sizeof name, "l%u.add-cow", i);
     snprintf (raw, sizeof raw, "l%u.raw", i);
     free (path);
     path = tu_join (dir, name);
     tu_create (path, raw, prev, i == 1 ? "raw" : "add-cow", CS, 0);
     strcpy (prev, name);
-    if (i == ADDCOW_MAX_CHAIN_DEPTH) {      /* the deepest allowed */
+    if (i == ADDCOW_MAX_CHAIN_DEPTH - 1) {  /* the deepest allowed */
       img = tu_open (path, false);
       ck_assert_int_eq (addcow_pread (img, buf, CS, CS), 0);
       tu_fill (want, CS, BASE_SEED, CS);

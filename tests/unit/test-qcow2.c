@@ -403,8 +403,8 @@ START_TEST (test_refuses_loop)
   q2_sh ("qemu-img create -q -f qcow2 a.qcow2 1M && "
          "qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 img.qcow2 && "
          "qemu-img rebase -u -b img.qcow2 -F qcow2 a.qcow2");
-  assert_refused ("img.qcow2", "img.qcow2: already part of this backing "
-                  "chain (a loop)");
+  assert_refused ("img.qcow2", "a.qcow2: 'img.qcow2' is already part of "
+                  "this backing chain (a loop)");
   leave_case ();
 }
 END_TEST

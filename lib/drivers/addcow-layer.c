@@ -1,0 +1,141 @@
+/*
+ * addcow-layer.c - the add-cow driver: an open add-cow image as a layer.
+ *
+ * A cluster whose bit is set (every cluster, with ALL_ALLOCATED) is data
+ * of this layer, kept verbatim in the image file at the same offset; the
+ * image file is written while open, so its holes are found by the chain
+ * walk without a cached hint (probe_holes): zeros, with their offset in
+ * the file when the image is ALL_ALLOCATED (the file is the disk, as a
+ * raw file), else without one (a zero cluster, as qcow2 reports it).  A clear bit is "not here".
+ * Every lookup scans the bitmap no further than the request
+ * (bitmap_find_bounded), so its cost follows the request, not the disk.
+ *
+ * The layer is the image's own struct layer (img->self): the top image of
+ * a handle and an add-cow backing file are the same thing, and the image's
+ * backing chain is self.backing.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "checked.h"
+#include "drivers/drivers.h"
+#include "internal.h"
+
+uint64_t
+addcow_run (const struct addcow *img, uint64_t offset, uint64_t max,
+            bool *allocated)
+{
+  uint64_t n = offset >> img->cluster_bits, end, next;
+  bool bit;
+
+  *allocated = true;
+  if (img->all_allocated)
+    return max;
+  /* [n, end) are the clusters the request touches. */
+  end = div_round_up (offset + max, img->cluster_size);
+  bit = bitmap_get (&img->bm, n);
+  next = bitmap_find_bounded (&img->bm, n + 1, end, !bit);
+  *allocated = bit;
+  return min_u64 (max, (next << img->cluster_bits) - offset);
+}
+
+static int
+cow_block_status (struct layer *l, uint64_t offset, uint64_t max,
+                     struct layer_run *run)
+{
+  struct addcow *img = l->priv;
+  bool bit;
+
+  max = addcow_run (img, offset, max, &bit);
+  run->len = max;
+  run->fd = -1;
+  run->file_offset = offset;
+  run->filename = NULL;
+  if (!bit) {
+    if (img->backing_error)     /* a tolerated open: the backing is needed */
+      return set_error (EIO, "%s", img->backing_error);
+    run->kind = RUN_UNALLOCATED;
+    return 0;
+  }
+  run->kind = RUN_DATA;
+  run->fd = img->image.fd;
+  run->filename = img->image.path;
+  return 0;
+}
+
+static int
+cow_read (struct layer *l, void *buf, size_t count, uint64_t offset)
+{
+  struct addcow *img = l->priv;
+  int r = io_read (&img->io, img->image.fd, buf, count, offset);
+
+  if (r < 0)
+    return set_error (-r, "%s: could not read image file '%s': %s",
+                      img->filename, img->image.path, strerror (-r));
+  return 0;
+}
+
+static int
+addcow_layer_close (struct layer *l)
+{
+  struct addcow *img = l->priv;
+
+  l->backing = NULL;            /* closed already by layer_close_chain */
+  return addcow_close (img);
+}
+
+static uint64_t
+addcow_layer_actual_size (struct layer *l)
+{
+  return addcow_get_actual_size (l->priv);
+}
+
+static const struct layer_ops addcow_ops = {
+  .format = "add-cow",
+  .block_status = cow_block_status,
+  .read = cow_read,
+  .close = addcow_layer_close,
+  .actual_size = addcow_layer_actual_size,
+};
+
+struct addcow *
+addcow_layer_image (const struct layer *l)
+{
+  return l && l->ops == &addcow_ops ? l->priv : NULL;
+}
+
+void
+addcow_layer_init (struct addcow *img, unsigned depth)
+{
+  struct layer *l = &img->self;
+
+  l->ops = &addcow_ops;
+  l->priv = img;
+  l->size = img->virtual_size;
+  l->filename = img->filename;
+  l->depth = depth;
+  l->probe_holes = true;
+  /* With ALL_ALLOCATED the image file is the disk: its holes map as a
+   * raw file's (qemu-img map -f raw).  Under set bits, a hole is what a
+   * zero write left: a zero cluster, as qcow2 reports it. */
+  l->hole_offsets = img->all_allocated;
+  l->cluster_size = img->cluster_size;
+  l->backing_name = img->hdr.backing_name;
+  l->backing_format = img->hdr.backing_name ? img->hdr.backing_fmt : NULL;
+  l->dev = img->meta.dev;
+  l->ino = img->meta.ino;
+}
+
+int
+addcow_layer_open (const char *path, unsigned depth,
+                   const struct layer_open *ctx, struct layer **out)
+{
+  struct addcow *img;
+  int r;
+
+  *out = NULL;
+  if ((r = image_open_layer (path, depth, ctx, &img)) < 0)
+    return r;
+  *out = &img->self;
+  return 0;
+}
