@@ -103,9 +103,6 @@ decode_lengths (const uint8_t *buf, size_t len, const char *file,
     h->header_length = QCOW2_V2_HEADER_LENGTH;
     return 0;
   }
-  if (len < QCOW2_V3_HEADER_LENGTH)
-    return set_error (EINVAL, "%s: the file is too short for a qcow2 "
-                      "version 3 header", file);
   h->header_length = be32_load (buf + OFF_HEADER_LENGTH);
   if (h->header_length < QCOW2_V3_HEADER_LENGTH
       || h->header_length % 8 != 0 || h->header_length > cluster_size
@@ -286,6 +283,9 @@ qcow2_header_decode (const uint8_t *buf, size_t len, uint64_t file_size,
     return r;
   h->version = be32_load (buf + OFF_VERSION);
   cluster_size = UINT32_C (1) << h->cluster_bits;
+  if (h->version == 3 && len < QCOW2_V3_HEADER_LENGTH)
+    return set_error (EINVAL, "%s: the file is too short for a qcow2 "
+                      "version 3 header", file);
   crypt = be32_load (buf + OFF_CRYPT);
   if (crypt != 0)
     return set_error (ENOTSUP, "%s: encrypted qcow2 images are not "

@@ -120,8 +120,7 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
     run->filename = data_file (q)->path;
     break;
   case QCOW2_COMPRESSED:
-    run->kind = RUN_DATA;
-    run->filename = q->file.path;
+    run->kind = RUN_DATA;       /* no place in a file: bytes via read */
     break;
   }
   return 0;
