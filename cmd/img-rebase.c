@@ -40,7 +40,7 @@ static void rebase_help (void)
           "  -u                 unsafe: only rewrite the header, copy nothing\n"
           "  -f add-cow         the format of FILE (only add-cow)\n"
           "  -b BACKING         the new backing file (\"\": none, flatten)\n"
-          "  -F FMT             its format, raw or add-cow\n"
+          "  -F FMT             its format, raw, qcow2 or add-cow\n"
           "  -h, --help         display this help and exit\n");
 }
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addcow.h"
 #include "options.h"
 
 const char *progname = "addcow-img";
@@ -264,7 +265,7 @@ int image_operand (int argc, char **argv, const char *format,
 
 int check_backing_format (const char *fmt, const char *filename)
 {
-  if (fmt == NULL || strcmp (fmt, "raw") == 0 || strcmp (fmt, "add-cow") == 0)
+  if (fmt == NULL || addcow_format_supported (fmt))
     return 0;
   error_msg ("%s: unsupported backing format '%s'", filename, fmt);
   return -1;
