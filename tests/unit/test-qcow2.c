@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,62 @@ START_TEST (test_lock)
 }
 END_TEST
 
+/* ---- threads ----------------------------------------------------------- */
+
+struct reader {
+  pthread_t thread;
+  struct layer *top;
+  const uint8_t *ref;
+  size_t chunk;
+  bool ok;
+};
+
+static void *
+reader_run (void *arg)
+{
+  struct reader *r = arg;
+  uint8_t *ours = q2_read_all (r->top, r->chunk);
+
+  r->ok = ours && memcmp (ours, r->ref, r->top->size) == 0;
+  free (ours);
+  return NULL;
+}
+
+/* Several threads read one layer at once (each long read on threads of
+ * its own too) through its one table cache: all get the disk's bytes.
+ * The ThreadSanitizer build runs this case. */
+START_TEST (test_concurrent_reads)
+{
+  struct reader rd[4];
+  size_t chunks[4] = { 0, 4096, 3 << 20, 65536 + 512 };
+  struct q2_ctx c;
+  struct layer *top;
+  uint8_t *ref;
+  size_t reflen;
+  int i;
+
+  enter_case ("threads");
+  q2_sh (MIXED_RAW " && qemu-img convert -c -O qcow2 -o "
+         "cluster_size=4k,compression_type=zstd src.raw img.qcow2");
+  q2_sh ("qemu-img convert -O raw img.qcow2 ref.raw");
+  ref = tu_read_file ("ref.raw", &reflen);
+  top = open_ok (&c, "img.qcow2");
+  for (i = 0; i < 4; i++) {
+    rd[i] = (struct reader) { .top = top, .ref = ref, .chunk = chunks[i] };
+    ck_assert_int_eq (pthread_create (&rd[i].thread, NULL, reader_run,
+                                      &rd[i]), 0);
+  }
+  for (i = 0; i < 4; i++) {
+    pthread_join (rd[i].thread, NULL);
+    ck_assert_msg (rd[i].ok, "reader %d (chunk %zu) read wrong bytes", i,
+                   chunks[i]);
+  }
+  layer_close_chain (top);
+  free (ref);
+  leave_case ();
+}
+END_TEST
+
 static Suite *
 qcow2_suite (void)
 {
@@ -444,6 +501,10 @@ qcow2_suite (void)
   tcase_add_test (tc, test_reads_dirty);
   tcase_add_test (tc, test_refuses_loop);
   tcase_add_test (tc, test_lock);
+  suite_add_tcase (s, tc);
+  tc = tcase_create ("threads");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_concurrent_reads);
   suite_add_tcase (s, tc);
   return s;
 }
