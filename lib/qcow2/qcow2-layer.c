@@ -100,6 +100,9 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
   struct qcow2_map m;
   int r;
 
+  if (offset >= l->size || max == 0)
+    return set_error (EINVAL, "%s: block status past the end of the disk",
+                      q->file.path);
   max = min_u64 (max, l->size - offset);
   if ((r = map_run (q, offset, max, true, &m)) < 0)
     return r;
