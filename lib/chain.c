@@ -23,7 +23,8 @@
  * layer keeps verbatim in a file that may have holes (probe_holes) is
  * split further by asking that file (SEEK_DATA/SEEK_HOLE): its holes are
  * zero runs, as qemu's raw driver reports them.  A plain read does not
- * need that and does not pay for it.
+ * need that and does not pay for it, nor does it ask a layer that owns
+ * every byte (raw: holes read as zeros anyway) for its block status.
  */
 #include <errno.h>
 #include <limits.h>

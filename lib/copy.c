@@ -115,13 +115,6 @@ layer_source (struct layer *top, uint64_t offset, uint64_t max,
 }
 
 int
-disk_source (struct addcow *img, uint64_t offset, uint64_t max,
-             struct source *s)
-{
-  return layer_source (img->top, offset, max, s);
-}
-
-int
 chain_source (struct addcow *img, uint64_t offset, uint64_t max,
               struct source *s)
 {

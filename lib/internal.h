@@ -348,9 +348,6 @@ void raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
  * the extent found in F->hint (file_offset = offset). */
 void raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
                         uint64_t max, struct source *s);
-/* IMG's virtual disk at OFFSET (< its virtual size). */
-int disk_source (struct addcow *img, uint64_t offset, uint64_t max,
-                 struct source *s);
 /* What the unallocated clusters of IMG read at OFFSET: its backing chain. */
 int chain_source (struct addcow *img, uint64_t offset, uint64_t max,
                   struct source *s);

@@ -24,7 +24,8 @@
  * Thread safety: block_status and read must be safe to call from many
  * threads at once on one layer (no shared scratch state, or state behind
  * the driver's own lock).  Layers below the top are opened read-only and
- * never change while open.
+ * never change while open, except the one layer commit writes into (raw or
+ * add-cow, whose caches commit empties before each change).
  */
 #ifndef ADDCOW_LAYER_H
 #define ADDCOW_LAYER_H
@@ -172,9 +173,14 @@ struct layer_open {
 };
 
 /* The drivers: open the file at PATH (already resolved) as a layer at
- * depth DEPTH, refusing a file already in ctx->seen and adding it there,
- * taking the locks, validating every field before use.  A driver whose
- * format has its own backing file opens it with layer_open_backing. */
+ * depth DEPTH, refusing a file already in ctx->seen (seen_has) and adding
+ * it there (chain_seen_add, internal.h), taking the locks unless
+ * ADDCOW_OPEN_FORCE_SHARE is in ctx->flags (a write lock when
+ * ctx->writable), validating every field before use.  ctx->owner is NULL
+ * when the layer is the top of a handle (addcow_open_opts.format): the
+ * messages then name PATH alone.  A driver whose format has its own
+ * backing file opens it with layer_open_backing (FROM = PATH, with the
+ * same ctx), which sets its depth, owner and writability. */
 int raw_layer_open (const char *path, unsigned depth,
                     const struct layer_open *ctx, struct layer **out);
 int addcow_layer_open (const char *path, unsigned depth,
