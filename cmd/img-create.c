@@ -40,7 +40,7 @@ static const struct {
   const char *name, *type, *help;
 } create_options[] = {
   { "backing_file", "str", "File name of a base image" },
-  { "backing_fmt", "str", "Image format of the base image (raw or add-cow)" },
+  { "backing_fmt", "str", "Image format of the base image (raw, qcow2 or add-cow)" },
   { "cluster_size", "size", "add-cow cluster size (4k to 2M, a power of two)" },
   { "image_file", "str", "File name of the raw image file holding the data" },
   { "image_fmt", "str",
@@ -67,7 +67,7 @@ static void create_help (void)
           "  -q                 print nothing but errors\n"
           "  -f add-cow         the format of FILE (only add-cow)\n"
           "  -b BACKING         the backing file (-o backing_file=BACKING)\n"
-          "  -F FMT             its format, raw or add-cow "
+          "  -F FMT             its format, raw, qcow2 or add-cow "
           "(-o backing_fmt=FMT)\n"
           "  -u                 do not open the backing file "
           "(needs -F and SIZE)\n"

@@ -42,7 +42,7 @@ static void rebase_help (void)
           "  -u                 unsafe: only rewrite the header, copy nothing\n"
           "  -f add-cow         the format of FILE (only add-cow)\n"
           "  -b BACKING         the new backing file (\"\": none, flatten)\n"
-          "  -F FMT             its format, raw or add-cow\n"
+          "  -F FMT             its format, raw, qcow2 or add-cow\n"
           "  -t CACHE           cache mode: writeback (default), writethrough,\n"
           "                     none, directsync, unsafe (no syncs: a crash\n"
           "                     can corrupt the image)\n"

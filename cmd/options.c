@@ -274,7 +274,7 @@ int image_operand_or_raw (int argc, char **argv, const char *format,
 
 int check_backing_format (const char *fmt, const char *filename)
 {
-  if (fmt == NULL || strcmp (fmt, "raw") == 0 || strcmp (fmt, "add-cow") == 0)
+  if (fmt == NULL || addcow_format_supported (fmt))
     return 0;
   error_msg ("%s: unsupported backing format '%s'", filename, fmt);
   return -1;

@@ -52,7 +52,8 @@ int parse_output_format (const char *arg, enum output_format *fmt);
 
 /* -f FMT: only "add-cow" is accepted ("FILE: unsupported format 'X'"). */
 int check_image_format (const char *fmt, const char *filename);
-/* -F FMT: "raw" or "add-cow" ("FILE: unsupported backing format 'X'"). */
+/* -F FMT: "raw", "qcow2" or "add-cow" (addcow_format_supported; "FILE:
+ * unsupported backing format 'X'"). */
 int check_backing_format (const char *fmt, const char *filename);
 
 /* After getopt: the one image file name that must follow the options, in

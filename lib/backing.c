@@ -24,10 +24,6 @@
 #include "drivers/drivers.h"
 #include "internal.h"
 
-/* The qcow2 driver (lib/qcow2/) may be absent from a build: the format is
- * then unsupported, as any other unknown one. */
-#pragma weak qcow2_layer_open
-
 typedef int layer_open_fn (const char *path, unsigned depth,
                            const struct layer_open *ctx, struct layer **out);
 
@@ -39,7 +35,7 @@ format_driver (const char *fmt)
   if (strcmp (fmt, "add-cow") == 0)
     return addcow_layer_open;
   if (strcmp (fmt, "qcow2") == 0)
-    return qcow2_layer_open;    /* NULL without the driver */
+    return qcow2_layer_open;    /* lib/qcow2/, read-only */
   return NULL;
 }
 
@@ -194,5 +190,7 @@ backing_probe (const char *path)
   if (io_read (&io, f.fd, magic, sizeof magic, 0) < 0)
     memset (magic, 0, sizeof magic);
   file_close (&f);
+  if (memcmp (magic, "QFI\xfb", 4) == 0)
+    return "qcow2";
   return memcmp (magic, ADDCOW_MAGIC, 4) == 0 ? "add-cow" : "raw";
 }

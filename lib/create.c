@@ -175,8 +175,10 @@ inspect_backing (const struct addcow_create_opts *opts, struct plan *pl,
   pl->backing_fmt = opts->backing_format ? opts->backing_format
                                          : backing_probe (pl->backing_path);
   r = file_open (id, pl->backing_path, false, pl->path, "backing file");
-  if (r == 0 && strcmp (pl->backing_fmt, "add-cow") == 0) {
+  if (r == 0 && (strcmp (pl->backing_fmt, "add-cow") == 0
+                 || strcmp (pl->backing_fmt, "qcow2") == 0)) {
     oo.flags = ADDCOW_OPEN_FORCE_SHARE;
+    oo.format = pl->backing_fmt;        /* a qcow2: its virtual size */
     r = addcow_open (pl->backing_path, &oo, &b);
     if (r == 0)
       r = chain_depth_check (pl->path, b->top, opts->backing_name);

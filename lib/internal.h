@@ -348,8 +348,9 @@ int backing_close (struct addcow *img);
 /* Read [offset, offset+count) of the backing chain (zeros past its end). */
 int backing_read (struct addcow *img, void *buf, size_t count,
                   uint64_t offset);
-/* "add-cow" if the first bytes of the file at PATH are the magic, else
- * "raw" (used only by create/rebase when no format is given). */
+/* "qcow2" or "add-cow" if the first bytes of the file at PATH are that
+ * format's magic, else "raw" (used only by create/rebase when no format is
+ * given). */
 const char *backing_probe (const char *path);
 
 /* The bodies of the public I/O calls (read.c, write.c, status.c), without

@@ -253,7 +253,7 @@ and exabytes, respectively."
     assert_status 0
     assert_text "$output" "Supported add-cow options:
   backing_file=<str>     - File name of a base image
-  backing_fmt=<str>      - Image format of the base image (raw or add-cow)
+  backing_fmt=<str>      - Image format of the base image (raw, qcow2 or add-cow)
   cluster_size=<size>    - add-cow cluster size (4k to 2M, a power of two)
   image_file=<str>       - File name of the raw image file holding the data
   image_fmt=<str>        - Image format of the image file (allowed values: raw)

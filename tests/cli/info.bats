@@ -185,11 +185,11 @@ backing file format: raw
 
 @test "info: an unsupported backing format is shown and named" {
     make_overlay
-    # backing_fmt field (offset 44): "raw" -> "qcow2"
-    poke ov.add-cow 44 71636f773200
+    # backing_fmt field (offset 44): "raw" -> "vmdk" (qcow2 is read now)
+    poke ov.add-cow 44 766d646b0000
     run --separate-stderr "$IMG" info ov.add-cow
     assert_status 0
-    [[ $output == *"backing file format: qcow2"* ]]
+    [[ $output == *"backing file format: vmdk"* ]]
     assert_text "$stderr" ""
 }
 

@@ -131,7 +131,7 @@ Try 'addcow-img --help' for more information"
     done
 }
 
-@test "options: -f accepts add-cow only, -F raw or add-cow only" {
+@test "options: -f accepts add-cow only, -F raw, qcow2 or add-cow only" {
     "$IMG" create -q x.add-cow 1M
     local cmd
     for cmd in info check map commit; do
@@ -145,9 +145,9 @@ Try 'addcow-img --help' for more information"
     run --separate-stderr "$IMG" create -f qcow2 y.add-cow 1M
     assert_status 1
     assert_text "$stderr" "addcow-img: y.add-cow: unsupported format 'qcow2'"
-    run --separate-stderr "$IMG" create -b x.add-cow -F qcow2 y.add-cow
+    run --separate-stderr "$IMG" create -b x.add-cow -F vmdk y.add-cow
     assert_status 1
-    assert_text "$stderr" "addcow-img: y.add-cow: unsupported backing format 'qcow2'"
+    assert_text "$stderr" "addcow-img: y.add-cow: unsupported backing format 'vmdk'"
     run --separate-stderr "$IMG" rebase -b x.raw -F vmdk x.add-cow
     assert_status 1
     assert_text "$stderr" "addcow-img: x.add-cow: unsupported backing format 'vmdk'"

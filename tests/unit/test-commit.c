@@ -509,10 +509,10 @@ START_TEST (test_unsupported_backing_format)
 
   tu_make_file (topraw, VSIZE, 0);
   free (topraw);
-  tu_hdr_init (&h, 12, "top.raw", "base.raw", "qcow2");
+  tu_hdr_init (&h, 12, "top.raw", "base.raw", "vmdk");
   tu_write_addcow (F.top, &h, bitmap, sizeof bitmap, 0);
   ck_assert_int_eq (commit (F.top, NULL, NULL), -ENOTSUP);
-  tu_assert_error_has ("unsupported backing format 'qcow2'", NULL, NULL);
+  tu_assert_error_has ("unsupported backing format 'vmdk'", NULL, NULL);
 }
 END_TEST
 

@@ -191,7 +191,7 @@ FIELD_CASE (mk_bfmt_no_backing, t.backing_name_offset = 0;
             t.image_name_offset = 76)
 FIELD_CASE (mk_bfmt_empty, memset (t.backing_fmt, 0, 16))
 FIELD_CASE (mk_same_name, t.image_name = "base.raw")
-FIELD_CASE (mk_bfmt_qcow2, strcpy (t.backing_fmt, "qcow2"))
+FIELD_CASE (mk_bfmt_vmdk, strcpy (t.backing_fmt, "vmdk"))
 FIELD_CASE (mk_bfmt_host_device, strcpy (t.backing_fmt, "host_device"))
 FIELD_CASE (mk_truncated_bitmap, size = HDR)
 FIELD_CASE (mk_truncated_bitmap_1, size = HDR + 1)
@@ -480,8 +480,8 @@ static const struct hcase {
     "backing_fmt is empty but a backing file is named", NULL, 0, 2 },
   { "same image and backing name", mk_same_name, -EINVAL, META,
     "image file and backing file have the same name 'base.raw'", NULL, 0, 2 },
-  { "backing_fmt qcow2", mk_bfmt_qcow2, -ENOTSUP, META,
-    "unsupported backing format 'qcow2'", NULL, 0, 1 },
+  { "backing_fmt vmdk", mk_bfmt_vmdk, -ENOTSUP, META,
+    "unsupported backing format 'vmdk'", NULL, 0, 1 },
   { "backing_fmt host_device", mk_bfmt_host_device, -ENOTSUP, META,
     "unsupported backing format 'host_device'", NULL, 0, 1 },
   { "bitmap missing", mk_truncated_bitmap, -EINVAL, META,

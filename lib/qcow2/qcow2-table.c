@@ -1,0 +1,286 @@
+/*
+ * qcow2-table.c - from a guest offset to what holds it: the L1 and L2
+ * tables, read through one bounded cache of table clusters.
+ *
+ * The L1 table is not loaded whole (it can be 32 MiB): its clusters go
+ * through the same cache as the L2 tables, so the driver's memory is
+ * QCOW2_CACHE_BYTES whatever the image.  The cache is a small array of
+ * cluster-sized slots with LRU replacement behind one mutex; a lookup
+ * copies the entry it needs out under the mutex, so no caller keeps a
+ * pointer into a slot that another thread may reuse.  A miss reads the
+ * cluster under the mutex too: table reads are rare next to data reads.
+ *
+ * Every entry is checked before use: L2 tables aligned and inside the
+ * file, data clusters aligned and starting inside their file, compressed
+ * clusters with an offset and a size inside the file, subcluster bitmaps
+ * consistent.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checked.h"
+#include "qcow2.h"
+
+#define L1_OFFSET_MASK  UINT64_C (0x00fffffffffffe00)
+#define L2_OFFSET_MASK  UINT64_C (0x00fffffffffffe00)
+#define L2_COMPRESSED   (UINT64_C (1) << 62)
+#define L2_COPIED       (UINT64_C (1) << 63)
+#define L2_ZERO         UINT64_C (1)
+#define SUBCLUSTERS     32u
+
+int
+qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
+                   int fd, uint64_t file_size, uint64_t data_size,
+                   bool has_data_file, const char *file,
+                   const struct qcow2_header *h)
+{
+  unsigned n;
+
+  memset (t, 0, sizeof *t);
+  t->io = io;
+  t->fd = fd;
+  t->file_size = file_size;
+  t->data_size = data_size;
+  t->has_data_file = has_data_file;
+  t->file = file;
+  t->h = h;
+  t->cluster_size = UINT32_C (1) << h->cluster_bits;
+  t->entry_bytes = h->extended_l2 ? 16 : 8;
+  t->l2_entries = t->cluster_size / t->entry_bytes;
+  n = QCOW2_CACHE_BYTES / t->cluster_size;
+  if (n > QCOW2_CACHE_MAX_SLOTS)
+    n = QCOW2_CACHE_MAX_SLOTS;
+  t->nslots = n;                        /* >= 2: clusters <= 2 MiB */
+  t->slots = calloc (n, sizeof *t->slots);
+  if (!t->slots)
+    return set_error (ENOMEM, "%s: out of memory", file);
+  pthread_mutex_init (&t->lock, NULL);
+  return 0;
+}
+
+void
+qcow2_tables_free (struct qcow2_tables *t)
+{
+  unsigned i;
+
+  if (!t->slots)
+    return;
+  for (i = 0; i < t->nslots; i++)
+    free (t->slots[i].data);
+  free (t->slots);
+  t->slots = NULL;
+  pthread_mutex_destroy (&t->lock);
+}
+
+/* Copy LEN bytes at POS of the table cluster at host offset CLUSTER
+ * (aligned, inside the file) into OUT, through the cache. */
+static int
+cache_get (struct qcow2_tables *t, uint64_t cluster, uint32_t pos,
+           void *out, size_t len)
+{
+  struct qcow2_cache_slot *s = NULL;
+  unsigned i;
+  int r = 0;
+
+  pthread_mutex_lock (&t->lock);
+  for (i = 0; i < t->nslots; i++)
+    if (t->slots[i].used && t->slots[i].offset == cluster) {
+      s = &t->slots[i];
+      break;
+    }
+  if (!s) {
+    s = &t->slots[0];
+    for (i = 1; i < t->nslots; i++)
+      if (t->slots[i].used < s->used)
+        s = &t->slots[i];
+    s->used = 0;
+    if (!s->data && !(s->data = malloc (t->cluster_size)))
+      r = set_error (ENOMEM, "%s: out of memory", t->file);
+    else if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
+                           cluster)) < 0)
+      r = set_error (-r, "%s: could not read a table at 0x%llx: %s",
+                     t->file, (unsigned long long) cluster, strerror (-r));
+    else
+      s->offset = cluster;
+  }
+  if (r == 0) {
+    s->used = ++t->clock;
+    memcpy (out, s->data + pos, len);
+  }
+  pthread_mutex_unlock (&t->lock);
+  return r;
+}
+
+/* The big-endian 64-bit entry at byte OFFSET of a table in the file. */
+static int
+table_entry (struct qcow2_tables *t, uint64_t offset, uint64_t *e)
+{
+  uint64_t cluster = offset & ~(uint64_t) (t->cluster_size - 1);
+  uint8_t b[8];
+  int r = cache_get (t, cluster, (uint32_t) (offset - cluster), b, 8);
+
+  if (r == 0)
+    *e = be64_load (b);
+  return r;
+}
+
+static int
+bad_entry (const struct qcow2_tables *t, uint64_t guest, const char *what,
+           uint64_t entry)
+{
+  return set_error (EINVAL, "%s: invalid L2 entry 0x%016llx for guest "
+                    "offset 0x%llx (%s)", t->file,
+                    (unsigned long long) entry, (unsigned long long) guest,
+                    what);
+}
+
+static int
+decode_compressed (const struct qcow2_tables *t, uint64_t entry,
+                   uint64_t guest, struct qcow2_map *m)
+{
+  unsigned cb = t->h->cluster_bits;
+  unsigned x = 62 - (cb - 8);           /* bits of the host offset */
+  uint64_t host = entry & ((UINT64_C (1) << x) - 1);
+  uint64_t sectors = (entry >> x) & ((UINT64_C (1) << (cb - 8)) - 1);
+  uint64_t end, limit;
+
+  if (t->has_data_file)
+    return bad_entry (t, guest, "a compressed cluster with an external data "
+                      "file", entry);
+  if (host >> 56 || host == 0 || host >= t->file_size)
+    return bad_entry (t, guest, "compressed data outside the file", entry);
+  m->csize = (sectors + 1) * 512 - (host & 511);
+  /* The last sector may run past the end of the file, no further. */
+  if (!round_up_pow2 (t->file_size, 512, &limit)
+      || !checked_add (host, m->csize, &end) || end > limit)
+    return bad_entry (t, guest, "compressed data past the end of the file",
+                      entry);
+  m->kind = QCOW2_COMPRESSED;
+  m->host = host;
+  return 0;
+}
+
+/* A standard cluster at host offset HOST, allocated: aligned, starting
+ * inside its file, at the guest offset with an external data file. */
+static int
+check_host (const struct qcow2_tables *t, uint64_t entry, uint64_t host,
+            uint64_t guest)
+{
+  if (host % t->cluster_size != 0)
+    return bad_entry (t, guest, "unaligned cluster offset", entry);
+  if (t->has_data_file && host != guest)
+    return bad_entry (t, guest, "data file offset differs from the guest "
+                      "offset", entry);
+  if (!t->has_data_file && host >= t->file_size)
+    return bad_entry (t, guest, "cluster past the end of the file", entry);
+  return 0;
+}
+
+/* Subcluster SC's state: 0 unallocated, 1 data, 2 zero. */
+static unsigned
+sub_state (uint64_t bitmap, unsigned sc)
+{
+  if (bitmap >> sc & 1)
+    return 1;
+  return (bitmap >> (32 + sc) & 1) ? 2 : 0;
+}
+
+int
+qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
+                 uint64_t bitmap, uint64_t guest, uint32_t in_cluster,
+                 struct qcow2_map *m)
+{
+  uint64_t host = entry & L2_OFFSET_MASK;
+  bool allocated = host != 0 || (t->has_data_file && (entry & L2_COPIED));
+  uint32_t end = t->cluster_size;       /* of the run, in the cluster */
+  int r;
+
+  memset (m, 0, sizeof *m);
+  if (entry & L2_COMPRESSED) {
+    if ((r = decode_compressed (t, entry, guest, m)) < 0)
+      return r;
+  }
+  else if (!t->h->extended_l2) {
+    if ((entry & L2_ZERO) && t->h->version == 2)
+      return bad_entry (t, guest, "zero flag in a version 2 image", entry);
+    if (entry & L2_ZERO)
+      m->kind = QCOW2_ZERO;
+    else if (!allocated)
+      m->kind = QCOW2_UNALLOCATED;
+    else if ((r = check_host (t, entry, host, guest)) < 0)
+      return r;
+    else {
+      m->kind = QCOW2_DATA;
+      m->host = host + in_cluster;
+    }
+  }
+  else {
+    uint32_t sc_size = t->cluster_size / SUBCLUSTERS;
+    unsigned sc = in_cluster / sc_size, state, last;
+
+    if ((bitmap & (bitmap >> 32) & 0xffffffffu) != 0)
+      return bad_entry (t, guest, "subclusters both allocated and zero",
+                        entry);
+    if ((bitmap & 0xffffffffu) && !allocated)
+      return bad_entry (t, guest, "allocated subclusters without a cluster",
+                        entry);
+    if ((bitmap & 0xffffffffu) && (r = check_host (t, entry, host, guest)) < 0)
+      return r;
+    state = sub_state (bitmap, sc);
+    for (last = sc + 1; last < SUBCLUSTERS; last++)
+      if (sub_state (bitmap, last) != state)
+        break;
+    end = last * sc_size;
+    m->kind = state == 1 ? QCOW2_DATA : state == 2 ? QCOW2_ZERO
+      : QCOW2_UNALLOCATED;
+    if (state == 1)
+      m->host = host + in_cluster;
+  }
+  m->len = end - in_cluster;
+  /* Never past the virtual size. */
+  if (m->len > t->h->size - (guest + in_cluster))
+    m->len = t->h->size - (guest + in_cluster);
+  return 0;
+}
+
+int
+qcow2_lookup (struct qcow2_tables *t, uint64_t offset, struct qcow2_map *m)
+{
+  uint64_t cluster = offset >> t->h->cluster_bits;
+  uint64_t l1_index = cluster / t->l2_entries;
+  uint64_t l2_index = cluster % t->l2_entries;
+  uint64_t guest = cluster << t->h->cluster_bits;
+  uint32_t in_cluster = (uint32_t) (offset - guest);
+  uint64_t l1e, l2_offset, entry, bitmap = 0;
+  int r;
+
+  if (l1_index >= t->h->l1_size)        /* the header check makes it so */
+    return set_error (EINVAL, "%s: offset 0x%llx is past the L1 table",
+                      t->file, (unsigned long long) offset);
+  if ((r = table_entry (t, t->h->l1_table_offset + l1_index * 8, &l1e)) < 0)
+    return r;
+  l2_offset = l1e & L1_OFFSET_MASK;
+  if (l2_offset == 0) {
+    /* The whole L2 table is unallocated. */
+    memset (m, 0, sizeof *m);
+    m->kind = QCOW2_UNALLOCATED;
+    m->len = (t->l2_entries - l2_index) * (uint64_t) t->cluster_size
+      - in_cluster;
+    m->len = min_u64 (m->len, t->h->size - offset);
+    return 0;
+  }
+  if (l2_offset % t->cluster_size != 0
+      || l2_offset > t->file_size - min_u64 (t->file_size, t->cluster_size)
+      || t->file_size < t->cluster_size)
+    return set_error (EINVAL, "%s: invalid L1 entry 0x%016llx (an L2 table "
+                      "%s)", t->file, (unsigned long long) l1e,
+                      l2_offset % t->cluster_size ? "not aligned to a cluster"
+                      : "past the end of the file");
+  if ((r = table_entry (t, l2_offset + l2_index * t->entry_bytes, &entry)) < 0
+      || (t->h->extended_l2
+          && (r = table_entry (t, l2_offset + l2_index * 16 + 8,
+                               &bitmap)) < 0))
+    return r;
+  return qcow2_decode_l2 (t, entry, bitmap, guest, in_cluster, m);
+}

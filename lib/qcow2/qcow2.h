@@ -1,0 +1,182 @@
+/*
+ * qcow2.h - what the files of the read-only qcow2 driver share.
+ *
+ * Written from QEMU's docs/interop/qcow2.txt.  Three pieces, one concern
+ * each:
+ *   qcow2-header.c    decode and validate the header and its extensions
+ *                     (pure: a buffer in, a struct qcow2_header out);
+ *   qcow2-table.c     the L1/L2 lookup through a bounded cache of table
+ *                     clusters, and the decoding of one L2 entry;
+ *   qcow2-compress.c  one compressed cluster back to its bytes (deflate
+ *                     through zlib, zstd through libzstd);
+ *   qcow2-layer.c     the driver: open, block_status, read, close.
+ * All numbers on disk are big-endian.
+ */
+#ifndef ADDCOW_QCOW2_H
+#define ADDCOW_QCOW2_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+static inline uint32_t
+be32_load (const uint8_t *p)
+{
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+    | (uint32_t) p[2] << 8 | (uint32_t) p[3];
+}
+
+static inline uint64_t
+be64_load (const uint8_t *p)
+{
+  return (uint64_t) be32_load (p) << 32 | be32_load (p + 4);
+}
+
+/* ---- qcow2-header.c ---------------------------------------------------- */
+
+#define QCOW2_MAGIC "QFI\xfb"
+#define QCOW2_V2_HEADER_LENGTH 72
+#define QCOW2_V3_HEADER_LENGTH 104      /* the least a version 3 header has */
+#define QCOW2_MIN_CLUSTER_BITS 9
+#define QCOW2_MAX_CLUSTER_BITS 21       /* 2 MiB, as qemu */
+#define QCOW2_MAX_L1_ENTRIES (UINT32_C (32) << 20 >> 3) /* 32 MiB, as qemu */
+#define QCOW2_MAX_NAME 1023             /* backing file name, as the spec */
+#define QCOW2_FMT_MAX 31                /* a backing format name */
+
+/* Incompatible feature bits. */
+#define QCOW2_INCOMPAT_DIRTY       (UINT64_C (1) << 0)
+#define QCOW2_INCOMPAT_CORRUPT     (UINT64_C (1) << 1)
+#define QCOW2_INCOMPAT_DATA_FILE   (UINT64_C (1) << 2)
+#define QCOW2_INCOMPAT_COMPRESSION (UINT64_C (1) << 3)
+#define QCOW2_INCOMPAT_EXTL2       (UINT64_C (1) << 4)
+#define QCOW2_INCOMPAT_KNOWN       (UINT64_C (0x1f))
+/* Autoclear bits. */
+#define QCOW2_AUTOCLEAR_DATA_FILE_RAW (UINT64_C (1) << 1)
+
+enum qcow2_compression { QCOW2_ZLIB = 0, QCOW2_ZSTD = 1 };
+
+struct qcow2_header {
+  uint32_t version;                     /* 2 or 3 */
+  uint32_t cluster_bits;                /* 9..21 (14..21 with extended L2) */
+  uint64_t size;                        /* virtual size */
+  uint32_t l1_size;                     /* entries, covers size */
+  uint64_t l1_table_offset;             /* aligned; the table in the file */
+  uint64_t incompatible;
+  uint64_t compatible;
+  uint64_t autoclear;
+  uint32_t header_length;
+  enum qcow2_compression compression;
+  bool extended_l2;
+  bool data_file_raw;
+  char *backing_name;                   /* malloc'd, or NULL: no backing */
+  char backing_fmt[QCOW2_FMT_MAX + 1];  /* "" when the image has none */
+  char *data_file;                      /* malloc'd: the external data file
+                                         * (DATA_FILE bit), else NULL */
+};
+
+/* The header needs at most this many bytes to be decoded: the first
+ * cluster, as far as the file goes. */
+#define QCOW2_HEADER_READ_MAX (UINT32_C (1) << QCOW2_MAX_CLUSTER_BITS)
+
+/* Decode the header of FILE (FILE_SIZE bytes) from BUF, its first
+ * min(len, cluster) bytes (LEN >= the cluster size or the whole file).
+ * Every field the driver uses is checked against the file.  0, or a
+ * negative errno with "FILE: what is wrong" set.  On success free H with
+ * qcow2_header_free. */
+int qcow2_header_decode (const uint8_t *buf, size_t len, uint64_t file_size,
+                         const char *file, struct qcow2_header *h);
+/* The cluster bits of the header in BUF (LEN bytes), to know how much to
+ * read before qcow2_header_decode; 0, or -errno with the message set. */
+int qcow2_header_peek (const uint8_t *buf, size_t len, const char *file,
+                       uint32_t *cluster_bits);
+void qcow2_header_free (struct qcow2_header *h);
+
+/* ---- qcow2-table.c ----------------------------------------------------- */
+
+/* One guest cluster (or, with extended L2, one subcluster) as its L2
+ * entry describes it. */
+enum qcow2_kind {
+  QCOW2_UNALLOCATED,            /* ask the backing file */
+  QCOW2_ZERO,                   /* reads as zeros */
+  QCOW2_DATA,                   /* stored verbatim at host */
+  QCOW2_COMPRESSED,             /* csize bytes at host, compressed */
+};
+
+struct qcow2_map {
+  enum qcow2_kind kind;
+  uint64_t host;                /* DATA: where the run starts in the data
+                                 * file; COMPRESSED: the compressed bytes */
+  uint64_t csize;               /* COMPRESSED: bytes to read at host */
+  uint64_t len;                 /* > 0: bytes from the offset asked for
+                                 * that share this description (to the end
+                                 * of the cluster, or of the subcluster
+                                 * run); never past the virtual size */
+};
+
+/* The cache of table clusters (L1 and L2 alike): at most
+ * QCOW2_CACHE_BYTES of memory whatever the image, behind a mutex, entries
+ * copied out so that no caller holds a pointer into it. */
+#define QCOW2_CACHE_BYTES (UINT32_C (4) << 20)
+#define QCOW2_CACHE_MAX_SLOTS 256u
+
+struct qcow2_cache_slot {
+  uint64_t offset;              /* host offset of the cluster held */
+  uint64_t used;                /* LRU stamp; 0: empty */
+  uint8_t *data;                /* one cluster, or NULL until first use */
+};
+
+struct qcow2_tables {
+  const struct addcow_io *io;
+  int fd;                       /* the qcow2 file */
+  uint64_t file_size;           /* the qcow2 file's */
+  uint64_t data_size;           /* the data file's (= file_size without an
+                                 * external one) */
+  const char *file;             /* for messages */
+  const struct qcow2_header *h;
+  uint32_t cluster_size;
+  uint32_t l2_entries;          /* entries per L2 table */
+  uint32_t entry_bytes;         /* 8, or 16 with extended L2 */
+  bool has_data_file;
+  pthread_mutex_t lock;         /* the slots and the clock */
+  uint64_t clock;
+  unsigned nslots;
+  struct qcow2_cache_slot *slots;
+};
+
+int qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
+                       int fd, uint64_t file_size, uint64_t data_size,
+                       bool has_data_file, const char *file,
+                       const struct qcow2_header *h);
+void qcow2_tables_free (struct qcow2_tables *t);
+/* What guest OFFSET (< the virtual size) maps to.  0, or -errno with
+ * "FILE: what is wrong" set (a bad table entry, a failed read). */
+int qcow2_lookup (struct qcow2_tables *t, uint64_t offset,
+                  struct qcow2_map *m);
+/* Decode one L2 entry (and its subcluster bitmap, extended L2) for the
+ * guest cluster starting at GUEST, for the bytes at IN_CLUSTER of it.
+ * Pure, for qcow2_lookup and the tests. */
+int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
+                     uint64_t bitmap, uint64_t guest, uint32_t in_cluster,
+                     struct qcow2_map *m);
+
+/* ---- qcow2-compress.c -------------------------------------------------- */
+
+/* Decompression contexts, made on first use and reused: one per thread. */
+struct qcow2_unzip {
+  struct z_stream_s *z;
+  bool z_ready;
+  struct ZSTD_DCtx_s *zd;
+};
+void qcow2_unzip_init (struct qcow2_unzip *u);
+void qcow2_unzip_free (struct qcow2_unzip *u);
+/* Decompress IN (INLEN bytes, possibly followed by unrelated bytes) into
+ * exactly OUTLEN bytes of OUT.  0, or -EIO if the data does not give a
+ * whole cluster (no message set: the caller names the cluster). */
+int qcow2_decompress (struct qcow2_unzip *u, enum qcow2_compression type,
+                      const uint8_t *in, size_t inlen, uint8_t *out,
+                      size_t outlen);
+
+#endif /* ADDCOW_QCOW2_H */
