@@ -119,9 +119,9 @@ Content mismatch at offset 2099712!"
     assert_text "$stderr" "addcow-img: nosuch.add-cow: could not open: No such file or directory"
     run --separate-stderr "$IMG" compare a.add-cow nosuch.add-cow
     assert_status 2
-    run --separate-stderr "$IMG" compare -F qcow2 a.add-cow b.add-cow
+    run --separate-stderr "$IMG" compare -F vmdk a.add-cow b.add-cow
     assert_status 2
-    assert_text "$stderr" "addcow-img: b.add-cow: unsupported format 'qcow2'"
+    assert_text "$stderr" "addcow-img: b.add-cow: unsupported format 'vmdk'"
     # a.add-cow read as a raw file, as qemu-img would read it
     run --separate-stderr "$IMG" compare -f raw a.add-cow b.add-cow
     assert_status 1

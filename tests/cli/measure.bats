@@ -130,9 +130,9 @@ addcow-img: Invalid options for file format 'add-cow'"
     run --separate-stderr "$IMG" measure -O add-cow ov.add-cow
     assert_status 1
     [[ $stderr == *base.raw* ]]
-    run --separate-stderr "$IMG" measure -f qcow2 ov.add-cow
+    run --separate-stderr "$IMG" measure -f vmdk ov.add-cow
     assert_status 1
-    assert_text "$stderr" "addcow-img: ov.add-cow: unsupported format 'qcow2'"
+    assert_text "$stderr" "addcow-img: ov.add-cow: unsupported format 'vmdk'"
 }
 
 @test "measure: --help and -h on stdout; every option in the man page" {
