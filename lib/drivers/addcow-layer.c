@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "drivers/drivers.h"
 #include "internal.h"
 

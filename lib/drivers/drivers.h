@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "layer.h"
+#include "chain/layer.h"
 
 struct acfile;
 struct addcow;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "qcow2.h"
 
 /* Byte offsets of the header fields. */

@@ -28,8 +28,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checked.h"
-#include "layer.h"
+#include "util/checked.h"
+#include "chain/layer.h"
 #include "qcow2.h"
 
 #define PARALLEL_MIN_BYTES (UINT64_C (1) << 20) /* smaller reads: serial */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "qcow2.h"
 
 #define L1_OFFSET_MASK  UINT64_C (0x00fffffffffffe00)

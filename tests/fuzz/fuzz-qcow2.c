@@ -21,9 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
-#include "layer.h"
+#include "chain/layer.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

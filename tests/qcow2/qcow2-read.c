@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
-#include "layer.h"
+#include "chain/layer.h"
 
 #define CHUNK (UINT64_C (16) << 20)
 

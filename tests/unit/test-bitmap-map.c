@@ -1,6 +1,6 @@
 /*
  * test-bitmap-map.c - the bitmap mapped from the add-cow file
- * (lib/bitmap-map.c): every bit, search and count against a model over a
+ * (lib/format/bitmap-map.c): every bit, search and count against a model over a
  * file with holes and data at unaligned offsets; bits changed in memory
  * inside the file's holes (which the count and long searches must not
  * skip); copy-on-write (the file changes only when blocks are written
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 #include "testutil.h"
 

@@ -1,5 +1,5 @@
 /*
- * test-bitmap.c - the in-memory COW bitmap (lib/bitmap.c): bitmap_find for
+ * test-bitmap.c - the in-memory COW bitmap (lib/format/bitmap.c): bitmap_find for
  * both values at every boundary, set/clear at byte and word edges, count,
  * stray bits and dirty-block tracking, each checked against a naive model
  * of one bool per bit.

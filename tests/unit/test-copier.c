@@ -1,5 +1,5 @@
 /*
- * test-copier.c - lib/copier.c: copies and punches in flight on threads.
+ * test-copier.c - lib/ops/copier.c: copies and punches in flight on threads.
  *
  * With the system I/O table the copier runs its jobs on worker threads;
  * the tests copy hundreds of runs of odd sizes (pieces, a source shorter
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 #include "layers-io.h"
 #include "testutil.h"

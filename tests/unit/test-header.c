@@ -1,5 +1,5 @@
 /*
- * test-header.c - header encode/decode (lib/header.c) against spec
+ * test-header.c - header encode/decode (lib/format/header.c) against spec
  * sections 3, 4 and 9: the test vector byte for byte, a round trip, and
  * every validation rule as its own test, each asserting the exact return
  * value, error message and problem counts.

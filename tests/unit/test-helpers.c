@@ -1,8 +1,8 @@
 /*
- * test-helpers.c - the small inline headers lib/checked.h and lib/le.h.
+ * test-helpers.c - the small inline headers lib/util/checked.h and lib/util/le.h.
  */
-#include "checked.h"
-#include "le.h"
+#include "util/checked.h"
+#include "util/le.h"
 #include "testutil.h"
 
 START_TEST (test_checked_add)

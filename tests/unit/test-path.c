@@ -1,5 +1,5 @@
 /*
- * test-path.c - where stored names point (lib/path.c, spec section 3):
+ * test-path.c - where stored names point (lib/util/path.c, spec section 3):
  * relative names against the add-cow file's directory, never the current
  * directory; names are plain paths, never protocols or JSON.
  */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "internal.h"
-#include "layer.h"
+#include "chain/layer.h"
 
 /* Run a shell command (formatted); fail the test unless it exits 0. */
 void q2_sh (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));

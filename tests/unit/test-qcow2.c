@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "test-qcow2-util.h"
 #include "testutil.h"
 

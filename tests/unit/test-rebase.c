@@ -24,7 +24,7 @@
 
 #include "internal.h"
 #include "layers-io.h"
-#include "le.h"
+#include "util/le.h"
 
 #define CS 4096u
 #define NCL 37u

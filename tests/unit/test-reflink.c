@@ -1,5 +1,5 @@
 /*
- * test-reflink.c - copies_share_extents (lib/copy.c), the probe that
+ * test-reflink.c - copies_share_extents (lib/ops/copy.c), the probe that
  * tells commit whether copy_file_range into BASE clones (then it reads
  * nothing ahead): it never changes a byte of either file, whatever the
  * file system answers, and it is never asked of a caller's I/O table

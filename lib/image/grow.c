@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define ONES_CHUNK 65536u       /* bytes of 0xff written at a time */

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define ZERO_CHUNK (UINT64_C (1) << 20) /* zeros written at a time (full) */

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
-#include "le.h"
+#include "util/le.h"
 
 /* Byte offsets of the fixed fields. */
 enum {

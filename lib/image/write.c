@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 /* Where the bytes of a write come from: a buffer, a file that holds them at

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "drivers/drivers.h"
 #include "internal.h"
 

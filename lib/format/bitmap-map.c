@@ -27,7 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 static uint64_t

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
-#include "le.h"
+#include "util/le.h"
 
 int
 bitmap_alloc (struct bitmap *bm, uint64_t nbits)

@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define TMP_SUFFIX ".addcow-XXXXXX"     /* a file name, for mkstemp */

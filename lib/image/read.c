@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 int

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 /* Ask the kernel about the extent holding OFFSET: [offset, end) is all

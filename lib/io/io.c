@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define BOUNCE_SIZE (1u << 20)  /* fallback copy/zero chunk */

@@ -30,7 +30,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 /* Cut a verbatim data run at the next hole of its file (or report the

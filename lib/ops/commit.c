@@ -37,7 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "drivers/drivers.h"
 #include "internal.h"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define CMP_CHUNK (UINT64_C (1) << 20)  /* bytes read at a time per disk */

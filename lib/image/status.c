@@ -11,7 +11,7 @@
  */
 #include <errno.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "drivers/drivers.h"
 #include "internal.h"
 

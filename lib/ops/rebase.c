@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define CMP_BUF (UINT64_C (4) << 20)   /* per side; a multiple of clusters */

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define ZERO_BYTES (UINT64_C (1) << 20)   /* zeros written at a time */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 static bool

@@ -25,7 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include "checked.h"
+#include "util/checked.h"
 #include "internal.h"
 
 #define COPIER_THREADS 8
