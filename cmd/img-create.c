@@ -28,6 +28,8 @@ struct create_args {
   const char *backing;          /* -b */
   const char *backing_fmt;      /* -F */
   char *options;                /* every -o, joined with ',' */
+  const char *cache;            /* -t (qemu-img create has none) */
+  enum addcow_cache cache_mode;
   bool unsafe;
   bool force;
   bool quiet;
@@ -56,7 +58,7 @@ static void create_help (void)
 {
   printf ("usage: addcow-img create [-q] [-f add-cow] [-b BACKING [-F FMT]] "
           "[-u] [-o OPTIONS]\n"
-          "                         [--force] FILE [SIZE]\n"
+          "                         [-t CACHE] [--force] FILE [SIZE]\n"
           "\n"
           "Create the add-cow image FILE and its raw image file (FILE minus\n"
           ".add-cow, plus .raw).  An existing image file is used only when\n"
@@ -72,6 +74,9 @@ static void create_help (void)
           "  -u                 do not open the backing file "
           "(needs -F and SIZE)\n"
           "  -o OPTIONS         key=value,... ('-o help' lists the keys)\n"
+          "  -t CACHE           cache mode of the files written: writeback\n"
+          "                     (default), writethrough, none, directsync,\n"
+          "                     unsafe (no syncs: a crash can lose the image)\n"
           "  --force            replace an existing FILE\n"
           "  -h, --help         display this help and exit\n");
 }
@@ -117,7 +122,7 @@ static int parse_create_args (int argc, char **argv, struct create_args *a)
   };
   int c;
 
-  while ((c = getopt_long (argc, argv, ":hf:b:F:uo:q", long_options,
+  while ((c = getopt_long (argc, argv, ":hf:b:F:uo:qt:", long_options,
                            NULL)) != -1) {
     switch (c) {
     case 'h': create_help (); return 0;
@@ -130,6 +135,11 @@ static int parse_create_args (int argc, char **argv, struct create_args *a)
         return 1;
       break;
     case 'q': a->quiet = true; break;
+    case 't':
+      a->cache = optarg;
+      if (parse_cache_mode (optarg, false, &a->cache_mode) < 0)
+        return 1;
+      break;
     case OPT_FORCE: a->force = true; break;
     default: return getopt_error (c, argv);
     }
@@ -325,6 +335,7 @@ static int build_opts (struct create_args *a, struct addcow_create_opts *opts)
 static int create (struct create_args *a)
 {
   struct addcow_create_opts opts = ADDCOW_CREATE_OPTS_INIT;
+  struct addcow_io io;
   struct addcow *img;
 
   if (wants_help (a->options)) {
@@ -335,6 +346,10 @@ static int create (struct create_args *a)
     return usage_error ("Expecting image file name");
   if (build_opts (a, &opts) < 0)
     return 1;
+  if (a->cache) {
+    cache_io (a->filename, a->cache, a->cache_mode, &io);
+    opts.io = &io;
+  }
   if (addcow_create (a->filename, &opts) < 0) {
     error_msg ("%s", addcow_get_error ());
     return 1;

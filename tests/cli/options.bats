@@ -401,6 +401,20 @@ LIST
     [ "$syncs" -ge "$writes" ]
 }
 
+@test "options: create -t unsafe makes no syncs, the default does; a bad mode is refused (qemu-img create has no -t)" {
+    command -v strace >/dev/null || skip "no strace"
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o cu.trace -e trace=fsync,fdatasync "$IMG" create -q -t unsafe u.add-cow 1M
+    ! grep -q sync cu.trace
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -o cw.trace -e trace=fsync,fdatasync "$IMG" create -q -t writeback w.add-cow 1M
+    grep -q sync cw.trace
+    run "$IMG" check u.add-cow
+    assert_status 0
+    run --separate-stderr "$IMG" create -t bogus b.add-cow 1M
+    assert_status 1
+    [[ $stderr == "addcow-img: "* ]]
+    [ ! -e b.add-cow ] && [ ! -e b.raw ]
+}
+
 @test "options: -r limits commit's bandwidth and refuses what qemu-img refuses" {
     make_cache_twins
     run --separate-stderr "$IMG" commit -r 1.5x ov.add-cow
