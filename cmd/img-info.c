@@ -153,10 +153,16 @@ static json_t *combined_path (const char *base, const char *name)
 
 /* A layer of another format (raw, qcow2), as qemu-img shows one; the
  * qcow2 format-specific data (compat, refcount bits ...) is left out:
- * the library does not report it. */
+ * the library does not report it.  Its actual size is that of its own
+ * file, as qemu-img counts it (not of a qcow2's external data file). */
 static json_t *layer_info (const struct addcow_layer_info *l)
 {
   json_t *info = json_object ();
+  struct stat st;
+  uint64_t actual = l->actual_size;
+
+  if (stat (l->filename, &st) == 0)
+    actual = (uint64_t) st.st_blocks * 512;
 
   if (l->backing_name && l->backing_format)
     set_str (info, "backing-filename-format", l->backing_format);
@@ -165,7 +171,7 @@ static json_t *layer_info (const struct addcow_layer_info *l)
   if (l->cluster_size)
     set_int (info, "cluster-size", l->cluster_size);
   set_str (info, "format", l->format);
-  set_int (info, "actual-size", l->actual_size);
+  set_int (info, "actual-size", actual);
   if (l->backing_name) {
     json_object_set_new (info, "full-backing-filename",
                          combined_path (l->filename, l->backing_name));

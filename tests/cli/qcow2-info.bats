@@ -102,6 +102,17 @@ same_map() {
     same_info "$PWD/sub/top.qcow2"
 }
 
+@test "qcow2 info, map: an external data file, as qemu-img" {
+    need_qemu
+    qemu-img create -q -f qcow2 -o data_file=q.data q.qcow2 1M
+    qemu-io -f qcow2 -c 'write -P 7 0 64k' -c 'write -P 8 512k 4k' \
+        q.qcow2 >/dev/null
+    # actual-size: the qcow2 file's alone, as qemu-img counts it.
+    same_info q.qcow2
+    same_info --backing-chain q.qcow2
+    same_map q.qcow2
+}
+
 @test "qcow2 info --backing-chain: every layer as qemu-img lists it" {
     need_qemu
     make_images
@@ -209,7 +220,7 @@ $(sed '1d; $d' <<<"$want")
     assert_text "$(sed -n 2p <<<"$output")" "file format: raw"
 }
 
-# Two gaps that need the qcow2 driver in lib/ (skipped until it has them).
+# Gaps that need the qcow2 driver in lib/ (skipped until it has them).
 
 @test "qcow2 info: a qcow2 whose backing file is missing, as qemu-img" {
     skip "needs the qcow2 driver to honour ADDCOW_OPEN_TOLERATE_BACKING"
@@ -224,4 +235,13 @@ $(sed '1d; $d' <<<"$want")
     qemu-img create -q -f qcow2 -o preallocation=metadata pm.qcow2 1M
     qemu-io -f qcow2 -c 'write -P 1 0 4k' pm.qcow2 >/dev/null
     same_map pm.qcow2
+}
+
+@test "qcow2 map: unallocated subclusters of an allocated cluster have an offset" {
+    skip "needs the qcow2 driver to give unallocated subclusters their host offset"
+    need_qemu
+    qemu-img create -q -f qcow2 -o extended_l2=on x.qcow2 1M
+    qemu-io -f qcow2 -c 'write -P 7 0 64k' -c 'write -P 7 200k 4k' \
+        x.qcow2 >/dev/null
+    same_map x.qcow2
 }
