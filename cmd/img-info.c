@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -29,14 +30,14 @@ struct info_args {
 
 static void info_help (void)
 {
-  printf ("usage: addcow-img info [-f add-cow] [--output=human|json] "
+  printf ("usage: addcow-img info [-f FMT] [--output=human|json] "
           "[--backing-chain] [-U] FILE\n"
           "\n"
           "Show the header of the add-cow image FILE: sizes, names, formats,\n"
           "features and the number of allocated clusters.\n"
           "\n"
           "Options:\n"
-          "  -f add-cow             the format of FILE (only add-cow)\n"
+          "  -f FMT                 add-cow, raw or qcow2 (default: probed)\n"
           "  --output=human|json    output format (default: human)\n"
           "  --backing-chain        show every layer of the chain, top first\n"
           "  -U, --force-share      open FILE without taking locks\n"
@@ -129,19 +130,70 @@ static json_t *addcow_info (const struct addcow *img, const char *filename)
   return info;
 }
 
-/* A raw backing file, as qemu-img shows one. */
-static json_t *raw_info (const char *path, uint64_t size)
+/* qemu's path_combine: NAME as seen from the directory of BASE. */
+static json_t *combined_path (const char *base, const char *name)
+{
+  const char *slash = strrchr (base, '/');
+  json_t *path;
+  char *buf;
+  size_t dir;
+
+  if (name[0] == '/' || slash == NULL)
+    return json_text (name);
+  dir = (size_t) (slash - base) + 1;
+  buf = malloc (dir + strlen (name) + 1);
+  if (buf == NULL)
+    return json_text (name);
+  memcpy (buf, base, dir);
+  strcpy (buf + dir, name);
+  path = json_text (buf);
+  free (buf);
+  return path;
+}
+
+/* A layer of another format (raw, qcow2), as qemu-img shows one; the
+ * qcow2 format-specific data (compat, refcount bits ...) is left out:
+ * the library does not report it.  Its actual size is that of its own
+ * file, as qemu-img counts it (not of a qcow2's external data file). */
+static json_t *layer_info (const struct addcow_layer_info *l)
 {
   json_t *info = json_object ();
   struct stat st;
+  uint64_t actual = l->actual_size;
 
-  set_int (info, "virtual-size", size);
-  set_str (info, "filename", path);
-  set_str (info, "format", "raw");
-  if (stat (path, &st) == 0)
-    set_int (info, "actual-size", (uint64_t) st.st_blocks * 512);
+  if (stat (l->filename, &st) == 0)
+    actual = (uint64_t) st.st_blocks * 512;
+
+  if (l->backing_name && l->backing_format)
+    set_str (info, "backing-filename-format", l->backing_format);
+  set_int (info, "virtual-size", l->virtual_size);
+  set_str (info, "filename", l->filename);
+  if (l->cluster_size)
+    set_int (info, "cluster-size", l->cluster_size);
+  set_str (info, "format", l->format);
+  set_int (info, "actual-size", actual);
+  if (l->backing_name) {
+    json_object_set_new (info, "full-backing-filename",
+                         combined_path (l->filename, l->backing_name));
+    set_str (info, "backing-filename", l->backing_name);
+  }
   json_object_set_new (info, "dirty-flag", json_false ());
   return info;
+}
+
+/* Layer DEPTH of IMG's chain; FILENAME names layer 0 as given. */
+static json_t *any_layer_info (const struct addcow *img, unsigned depth,
+                               const char *filename)
+{
+  struct addcow_layer_info l = ADDCOW_LAYER_INFO_INIT;
+
+  if (addcow_get_layer (img, depth, &l) < 0)
+    return NULL;
+  if (depth == 0)
+    l.filename = filename;
+  if (l.image)
+    return addcow_info (l.image, l.filename);
+  return layer_info (&l);
 }
 
 static const char *get_str (const json_t *obj, const char *key)
@@ -195,47 +247,26 @@ static void print_human (const json_t *info)
 /* Every layer of IMG's (open) chain, top first. */
 static json_t *chain_info (const struct addcow *img, const char *filename)
 {
-  json_t *list = json_array ();
-  const struct addcow *layer = img, *next;
-  const char *fmt;
+  json_t *list = json_array (), *info;
+  unsigned depth, n = addcow_get_layer_count (img);
 
-  while (layer != NULL) {
-    json_array_append_new (list, addcow_info (layer, filename));
-    next = addcow_get_backing_image (layer);
-    fmt = addcow_get_backing_format (layer);
-    if (next == NULL && addcow_get_backing_name (layer) && fmt
-        && strcmp (fmt, "raw") == 0)
-      json_array_append_new (list,
-                             raw_info (addcow_get_backing_path (layer),
-                                       addcow_get_backing_size (layer)));
-    layer = next;
-    if (layer)
-      filename = addcow_get_filename (layer);
-  }
+  for (depth = 0; depth < n; depth++)
+    if ((info = any_layer_info (img, depth, filename)) != NULL)
+      json_array_append_new (list, info);
   return list;
 }
 
-static int print_info (const struct addcow *img, const struct info_args *a,
-                       bool raw)
+static int print_info (const struct addcow *img, const struct info_args *a)
 {
   json_t *root;
   size_t i;
 
-  if (raw) {                    /* qemu-img's info of a raw file */
-    root = raw_info (a->filename, addcow_get_virtual_size (img));
-    if (a->backing_chain) {
-      json_t *list = json_array ();
-      json_array_append_new (list, root);
-      root = list;
-    }
-    if (a->output == OUTPUT_JSON)
-      return json_print (root);
-    print_human (a->backing_chain ? json_array_get (root, 0) : root);
-    json_decref (root);
-    return 0;
-  }
   if (!a->backing_chain) {
-    root = addcow_info (img, a->filename);
+    root = any_layer_info (img, 0, a->filename);
+    if (root == NULL) {
+      error_msg ("%s", addcow_get_error ());
+      return -1;
+    }
     if (a->output == OUTPUT_JSON)
       return json_print (root);
     print_human (root);
@@ -269,6 +300,5 @@ int cmd_info (int argc, char **argv)
                   (a.backing_chain ? 0 : ADDCOW_OPEN_NO_BACKING)
                   | (a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0), &img) < 0)
     return 1;
-  return close_image (img, print_info (img, &a, strcmp (format, "raw") == 0)
-                      < 0 ? 1 : 0);
+  return close_image (img, print_info (img, &a) < 0 ? 1 : 0);
 }

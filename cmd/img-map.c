@@ -40,7 +40,7 @@ struct map_entry {
 
 static void map_help (void)
 {
-  printf ("usage: addcow-img map [-f add-cow] [--output=human|json] "
+  printf ("usage: addcow-img map [-f FMT] [--output=human|json] "
           "[--start-offset=OFFSET]\n"
           "                      [--max-length=LENGTH] [-U] FILE\n"
           "\n"
@@ -48,7 +48,7 @@ static void map_help (void)
           "provides it (depth 0 = the image file, 1 = its backing file ...).\n"
           "\n"
           "Options:\n"
-          "  -f add-cow               the format of FILE (only add-cow)\n"
+          "  -f FMT                   add-cow, raw or qcow2 (default: probed)\n"
           "  --output=human|json      output format (default: human)\n"
           "  --start-offset=OFFSET    start at OFFSET (default 0)\n"
           "  --max-length=LENGTH      describe at most LENGTH bytes\n"
@@ -133,8 +133,10 @@ static const char *boolstr (bool b)
   return b ? "true" : "false";
 }
 
-static void print_entry (enum output_format output,
-                         const struct map_entry *e, bool last)
+/* Returns 0, or -1 for a data run with no place in a file (a compressed
+ * qcow2 cluster), which the human form cannot show: qemu-img's error. */
+static int print_entry (enum output_format output,
+                        const struct map_entry *e, bool last)
 {
   if (output == OUTPUT_JSON) {
     printf ("{ \"start\": %" PRIu64 ", \"length\": %" PRIu64 ", "
@@ -145,10 +147,15 @@ static void print_entry (enum output_format output,
       printf (", \"offset\": %" PRIu64, e->offset);
     printf ("}%s", last ? "" : ",\n");
   }
+  else if (e->data && !e->has_offset) {
+    error_msg ("File contains external, encrypted or compressed clusters.");
+    return -1;
+  }
   else if (e->data && !e->zero)
     printf ("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
             e->start, e->length, e->offset,
             e->filename ? e->filename : "");
+  return 0;
 }
 
 static int map_image (struct addcow *img, const struct map_args *a)
@@ -183,11 +190,12 @@ static int map_image (struct addcow *img, const struct map_args *a)
       curr.length += next.length;
       continue;
     }
-    if (curr.length > 0)
-      print_entry (a->output, &curr, false);
+    if (curr.length > 0 && print_entry (a->output, &curr, false) < 0)
+      return -1;
     curr = next;
   }
-  print_entry (a->output, &curr, true);
+  if (print_entry (a->output, &curr, true) < 0)
+    return -1;
   if (a->output == OUTPUT_JSON)
     printf ("]\n");
   return 0;

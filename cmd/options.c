@@ -267,7 +267,8 @@ int image_operand (int argc, char **argv, const char *format,
 int image_operand_or_raw (int argc, char **argv, const char *format,
                           const char **filename)
 {
-  if (format && strcmp (format, "raw") == 0)
+  if (format && (strcmp (format, "raw") == 0
+                 || strcmp (format, "qcow2") == 0))
     format = NULL;
   return image_operand (argc, argv, format, filename);
 }

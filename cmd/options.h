@@ -83,8 +83,8 @@ enum { OPT_OBJECT = 512, OPT_IMAGE_OPTS };
   case OPT_OBJECT: return unsupported_option ("--object"); \
   case OPT_IMAGE_OPTS: return unsupported_option ("--image-opts")
 
-/* image_operand for info, map and check, which also read raw files as
- * qemu-img does: -f raw is accepted too. */
+/* image_operand for info, map and check, which also read raw and qcow2
+ * files as qemu-img does: -f raw and -f qcow2 are accepted too. */
 int image_operand_or_raw (int argc, char **argv, const char *format,
                           const char **filename);
 

@@ -22,6 +22,9 @@
 #include "options.h"
 #include "output.h"
 
+/* The first four bytes of a qcow2 file (qcow2.txt: "QFI\xfb"). */
+#define QCOW2_MAGIC "QFI\xfb"
+
 void format_size (uint64_t value, char *buf, size_t len)
 {
   static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi",
@@ -452,6 +455,8 @@ const char *image_format (const char *file, const char *given)
   if (n < 0 || (n == (ssize_t) sizeof magic
                 && memcmp (magic, ADDCOW_MAGIC, sizeof magic) == 0))
     return "add-cow";
+  if (n == (ssize_t) sizeof magic && memcmp (magic, QCOW2_MAGIC, 4) == 0)
+    return "qcow2";
   return "raw";
 }
 
@@ -467,7 +472,7 @@ int open_image_as (const char *file, const char *format, unsigned flags,
   int r;
 
   opts.flags = flags;
-  if (format && strcmp (format, "raw") == 0)
+  if (format && strcmp (format, "add-cow") != 0)
     opts.format = format;
   if ((r = addcow_open (file, &opts, img)) == 0)
     return 0;

@@ -81,13 +81,14 @@ struct addcow;
 extern bool lock_hint_force_share;
 void library_error (int r);
 /* The format of FILE for info, map and check: GIVEN (-f) if set, else
- * what qemu-img would probe among the two formats read here: "add-cow"
+ * what qemu-img would probe among the formats read here: "add-cow"
  * for the add-cow magic (or a file that cannot be read: the open then
- * says why), "raw" for anything else.  qemu-img prints no warning when
+ * says why), "qcow2" for the qcow2 magic, "raw" for anything else.  qemu-img prints no warning when
  * it probes raw for a read-only command, and neither do we; writes
  * (addcow-io) never probe. */
 const char *image_format (const char *file, const char *given);
-/* open_image of FILE in FORMAT (NULL: add-cow; "raw": read-only). */
+/* open_image of FILE in FORMAT (NULL: add-cow; "raw", "qcow2":
+ * read-only). */
 int open_image_as (const char *file, const char *format, unsigned flags,
                    struct addcow **img);
 /* Open FILE with the ADDCOW_OPEN_* FLAGS; print the library's message and

@@ -135,10 +135,14 @@ Try 'addcow-img --help' for more information"
     "$IMG" create -q x.add-cow 1M
     local cmd
     for cmd in info check map commit; do
-        run --separate-stderr "$IMG" $cmd -f qcow2 x.add-cow
+        run --separate-stderr "$IMG" $cmd -f vmdk x.add-cow
         assert_status 1
-        assert_text "$stderr" "addcow-img: x.add-cow: unsupported format 'qcow2'"
+        assert_text "$stderr" "addcow-img: x.add-cow: unsupported format 'vmdk'"
     done
+    # info, map and check read qcow2 files (tests/cli/qcow2-info.bats).
+    run --separate-stderr "$IMG" commit -f qcow2 x.add-cow
+    assert_status 1
+    assert_text "$stderr" "addcow-img: x.add-cow: unsupported format 'qcow2'"
     run --separate-stderr "$IMG" rebase -f raw -b '' x.add-cow
     assert_status 1
     assert_text "$stderr" "addcow-img: x.add-cow: unsupported format 'raw'"

@@ -62,7 +62,7 @@ same_as_qemu() {
     same_as_qemu check vm.raw
 }
 
-@test "raw: -f add-cow still refuses a raw file; -f qcow2 is still unsupported" {
+@test "raw: -f add-cow and -f qcow2 refuse a raw file" {
     need_qemu
     truncate -s 1M plain.raw
     run --separate-stderr "$IMG" info -f add-cow plain.raw
@@ -70,5 +70,5 @@ same_as_qemu() {
     assert_text "$stderr" "addcow-img: plain.raw: not an add-cow image (bad magic)"
     run --separate-stderr "$IMG" map -f qcow2 plain.raw
     assert_status 1
-    assert_text "$stderr" "addcow-img: plain.raw: unsupported format 'qcow2'"
+    assert_text "$stderr" "addcow-img: plain.raw: not a qcow2 image (bad magic)"
 }
