@@ -75,29 +75,6 @@ static int parse_compare_args (int argc, char **argv, struct compare_args *a)
   return -1;
 }
 
-/* -f/-F: any format this build reads (never probed). */
-static int check_format (const char *fmt, const char *filename)
-{
-  if (fmt == NULL || addcow_format_supported (fmt))
-    return 0;
-  error_msg ("%s: unsupported format '%s'", filename, fmt);
-  return -1;
-}
-
-/* Open FILE in format FMT (NULL: add-cow); print the error. */
-static int open_format (const char *file, const char *fmt, unsigned flags,
-                        struct addcow **img)
-{
-  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
-
-  opts.flags = flags;
-  opts.format = fmt;
-  if (addcow_open (file, &opts, img) == 0)
-    return 0;
-  error_msg ("%s", addcow_get_error ());
-  return -1;
-}
-
 /* qemu-img's messages for RES; the exit status. */
 static int report (const struct compare_args *a,
                    const struct addcow_compare_result *res, uint64_t common)
@@ -162,8 +139,8 @@ int cmd_compare (int argc, char **argv)
     return status;
   flags = a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0;
   for (k = 0; k < 2; k++)
-    if (check_format (a.fmt[k], a.file[k]) < 0
-        || open_format (a.file[k], a.fmt[k], flags, &img[k]) < 0)
+    if (check_any_format (a.fmt[k], a.file[k]) < 0
+        || open_image_as (a.file[k], a.fmt[k], flags, &img[k]) < 0)
       break;
   status = k == 2 ? compare (&a, img) : EXIT_ERROR;
   for (k = 1; k >= 0; k--)

@@ -94,23 +94,6 @@ static void options_help (void)
   }
 }
 
-/* Append -o ARG to the options seen so far. */
-static int add_options (struct create_args *a, const char *arg)
-{
-  size_t old = a->options ? strlen (a->options) : 0;
-  char *p = realloc (a->options, old + strlen (arg) + 2);
-
-  if (p == NULL) {
-    error_msg ("out of memory");
-    return -1;
-  }
-  if (old)
-    p[old++] = ',';
-  strcpy (p + old, arg);
-  a->options = p;
-  return 0;
-}
-
 /* Returns -1 to go on, else the exit status. */
 static int parse_create_args (int argc, char **argv, struct create_args *a)
 {
@@ -131,7 +114,7 @@ static int parse_create_args (int argc, char **argv, struct create_args *a)
     case 'F': a->backing_fmt = optarg; break;
     case 'u': a->unsafe = true; break;
     case 'o':
-      if (add_options (a, optarg) < 0)
+      if (options_append (&a->options, optarg) < 0)
         return 1;
       break;
     case 'q': a->quiet = true; break;

@@ -68,45 +68,6 @@ static void measure_help (void)
           "  -h, --help         display this help and exit\n");
 }
 
-static int add_options (struct measure_args *a, const char *arg)
-{
-  size_t old = a->options ? strlen (a->options) : 0;
-  char *p = realloc (a->options, old + strlen (arg) + 2);
-
-  if (!p) {
-    error_msg ("out of memory");
-    return -1;
-  }
-  if (old)
-    p[old++] = ',';
-  strcpy (p + old, arg);
-  a->options = p;
-  return 0;
-}
-
-/* -f/-F: any format this build reads (never probed). */
-static int check_format (const char *fmt, const char *filename)
-{
-  if (fmt == NULL || addcow_format_supported (fmt))
-    return 0;
-  error_msg ("%s: unsupported format '%s'", filename, fmt);
-  return -1;
-}
-
-/* Open FILE in format FMT (NULL: add-cow); print the error. */
-static int open_format (const char *file, const char *fmt, unsigned flags,
-                        struct addcow **img)
-{
-  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
-
-  opts.flags = flags;
-  opts.format = fmt;
-  if (addcow_open (file, &opts, img) == 0)
-    return 0;
-  error_msg ("%s", addcow_get_error ());
-  return -1;
-}
-
 static int parse_measure_args (int argc, char **argv, struct measure_args *a)
 {
   enum { OPT_OUTPUT = 256, OPT_SIZE };
@@ -126,7 +87,7 @@ static int parse_measure_args (int argc, char **argv, struct measure_args *a)
     case 'f': a->format = optarg; break;
     case 'O': a->out_name = optarg; break;
     case 'o':
-      if (add_options (a, optarg) < 0)
+      if (options_append (&a->options, optarg) < 0)
         return 1;
       break;
     case 'U': a->force_share = true; break;
@@ -160,7 +121,7 @@ static int parse_measure_args (int argc, char **argv, struct measure_args *a)
     error_msg ("Either --size N or one filename must be specified.");
     return 1;
   }
-  if (a->filename && check_format (a->format, a->filename) < 0)
+  if (a->filename && check_any_format (a->format, a->filename) < 0)
     return 1;
   return -1;
 }
@@ -322,8 +283,8 @@ static int measure (struct measure_args *a, struct measure_opts *m,
 
   /* qemu-img's order: the image is opened before -O and -o are read. */
   if (a->filename) {
-    if (open_format (a->filename, a->format,
-                     a->force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
+    if (open_image_as (a->filename, a->format,
+                       a->force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
       return -1;
     size = addcow_get_virtual_size (img);
     status = parse_out_format (a) < 0 || parse_options (a, m) < 0 ? 1 : 0;

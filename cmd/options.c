@@ -314,3 +314,27 @@ bool round_up_512 (uint64_t *value)
   *value = (*value + 511) & ~UINT64_C(511);
   return true;
 }
+
+int options_append (char **options, const char *arg)
+{
+  size_t old = *options ? strlen (*options) : 0;
+  char *p = realloc (*options, old + strlen (arg) + 2);
+
+  if (p == NULL) {
+    error_msg ("out of memory");
+    return -1;
+  }
+  if (old)
+    p[old++] = ',';
+  strcpy (p + old, arg);
+  *options = p;
+  return 0;
+}
+
+int check_any_format (const char *fmt, const char *filename)
+{
+  if (fmt == NULL || addcow_format_supported (fmt))
+    return 0;
+  error_msg ("%s: unsupported format '%s'", filename, fmt);
+  return -1;
+}

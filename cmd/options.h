@@ -88,6 +88,14 @@ enum { OPT_OBJECT = 512, OPT_IMAGE_OPTS };
 int image_operand_or_raw (int argc, char **argv, const char *format,
                           const char **filename);
 
+/* Append one -o ARG to *OPTIONS (malloc'd, comma-joined); -1 when out of
+ * memory (reported). */
+int options_append (char **options, const char *arg);
+
+/* -f/-F of compare and measure: any format this build reads (never
+ * probed); -1 with "FILENAME: unsupported format 'FMT'" otherwise. */
+int check_any_format (const char *fmt, const char *filename);
+
 /* Round up to a multiple of 512 (a virtual size); false on overflow. */
 bool round_up_512 (uint64_t *value);
 
