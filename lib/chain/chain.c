@@ -157,7 +157,7 @@ int
 chain_read (struct layer *top, void *buf, size_t count, uint64_t offset)
 {
   uint8_t *p = buf;
-  struct chain_run run;
+  struct chain_run run = { .len = 0 };  /* walk fills it (-O3 cannot see) */
   int r;
 
   while (count > 0) {

@@ -242,7 +242,8 @@ static int
 read_parallel (struct qcow2 *q, uint8_t *buf, size_t count, uint64_t offset,
                unsigned nt)
 {
-  struct piece p[PARALLEL_MAX_THREADS];
+  /* Initialised: -O3 cannot see that count > 0 always fills p[0]. */
+  struct piece p[PARALLEL_MAX_THREADS] = { { .q = q } };
   uint64_t cs = q->t.cluster_size, end = offset + count, at = offset;
   uint64_t share = div_round_up (count, nt);
   unsigned i, started = 0;
