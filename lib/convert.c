@@ -379,6 +379,8 @@ fill_overlay (struct conv *c, const char *tmp, const char *name)
   co.size = c->size;
   co.size_set = true;
   co.cluster_size = c->o->cluster_size;
+  co.io = &c->src->io;                  /* the caller's I/O for every file */
+  oo.io = &c->src->io;
   oo.flags = ADDCOW_OPEN_WRITE;
   if ((r = addcow_create (tmp, &co)) < 0
       || (r = addcow_open (tmp, &oo, &d.out)) < 0)
