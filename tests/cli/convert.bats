@@ -238,6 +238,23 @@ EOF
     [ -z "$(ls | grep convert-)" ]
 }
 
+@test "convert -B: SIGINT removes the overlay and its image file, exit 130" {
+    truncate -s 1G base.raw
+    "$IMG" create -q -b base.raw -F raw big.add-cow
+    "$IO" -c 'write -q -P 0x77 0 256M' big.add-cow
+    "$IMG" convert -p -O add-cow -B base.raw -F raw big.add-cow out.add-cow > progress.out 2> err.out &
+    local pid=$! i
+    for i in $(seq 500); do [ -s progress.out ] && break; sleep 0.01; done
+    [ -s progress.out ]
+    kill -INT "$pid"
+    status=0
+    wait "$pid" || status=$?
+    assert_status 130
+    assert_text "$(cat err.out)" "addcow-img: big.add-cow: cancelled"
+    [ ! -e out.add-cow ] && [ ! -e out.raw ]
+    [ -z "$(ls | grep convert-)" ]
+}
+
 @test "convert: --help and -h on stdout; every option in the man page" {
     local opt
     for opt in --help -h; do
