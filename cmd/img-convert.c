@@ -34,7 +34,8 @@ struct convert_args {
 static void convert_help (void)
 {
   printf ("usage: addcow-img convert [-p] [-q] [-f FMT] [-O raw|add-cow] "
-          "[-o OPTIONS] [-S SIZE] [-n] [-W] [-m N] [-U] SRC DST\n"
+          "[-o OPTIONS] [-B BACKING -F FMT] [-S SIZE] [-n] [-W] [-m N] [-U] "
+          "SRC DST\n"
           "\n"
           "Write the virtual disk of the image SRC to DST, a sparse raw file\n"
           "(default) or a new add-cow image.\n"
@@ -46,6 +47,9 @@ static void convert_help (void)
           "                     qcow2 (never probed)\n"
           "  -O FMT             raw (default) or add-cow\n"
           "  -o OPTIONS         add-cow: image_file=I, cluster_size=C\n"
+          "  -B BACKING         add-cow: an overlay over BACKING holding only\n"
+          "                     the clusters that differ from it\n"
+          "  -F FMT             the format of BACKING: raw, add-cow or qcow2\n"
           "  -S SIZE            zero runs shorter than SIZE are written (4k);\n"
           "                     0 writes every byte (fully allocated)\n"
           "  -n                 write into the existing raw file DST\n"
@@ -173,11 +177,21 @@ static int check_output (struct convert_args *a)
     error_msg ("Backing file not supported for file format 'raw'");
     return -1;
   }
-  if (a->backing) {
-    error_msg ("%s: -B (an overlay of the differences) is not supported "
-               "yet", a->dst);
+  if (a->backing_format && a->opts.format == ADDCOW_CONVERT_RAW) {
+    error_msg ("Backing file format not supported for file format 'raw'");
     return -1;
   }
+  if (a->backing && !a->backing_format) {
+    error_msg ("Use of backing file requires explicit backing format");
+    return -1;
+  }
+  if (a->backing_format && !a->backing) {
+    error_msg ("%s: error while converting %s: Backing format cannot be "
+               "used without backing file", a->dst, out);
+    return -1;
+  }
+  a->opts.backing_name = a->backing;
+  a->opts.backing_format = a->backing_format;
   for (p = a->options ? strtok (a->options, ",") : NULL; p;
        p = strtok (NULL, ",")) {
     key = p;

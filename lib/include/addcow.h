@@ -530,8 +530,15 @@ struct addcow_convert_opts {
   uint32_t cluster_size;        /* add-cow: 0 = 64 KiB */
   addcow_progress_fn progress;  /* in bytes of the disk */
   void *progress_opaque;
+  /* Version 2.  add-cow: DST is an overlay over this backing file (stored
+   * as given, resolved from DST's directory) that allocates only the
+   * clusters whose bytes in SRC differ from the backing's (qemu-img
+   * convert -B); backing_format ("raw", "add-cow", "qcow2") is needed
+   * with it. */
+  const char *backing_name;
+  const char *backing_format;
 };
-#define ADDCOW_CONVERT_OPTS_VERSION 1
+#define ADDCOW_CONVERT_OPTS_VERSION 2
 #define ADDCOW_CONVERT_OPTS_INIT { .version = ADDCOW_CONVERT_OPTS_VERSION, \
                                    .sparse_size = 4096 }
 

@@ -19,9 +19,19 @@
  *            over the image file (addcow_create: atomic, ALL_ALLOCATED).
  *   existing (-n, raw only): written in place and fdatasync'd; a failure
  *            leaves it incomplete, as qemu-img does (it was the caller's).
+ *   overlay (add-cow with a backing): created under a temporary name
+ *            beside DST over a new sparse image file, written through a
+ *            handle, flushed, then renamed to DST; a failure removes both.
+ *
+ * An overlay holds only the clusters whose bytes in the disk differ from
+ * what the new overlay reads before anything is written: its backing.  As
+ * compare.c does, runs that read from one file at one offset, and zeros
+ * against zeros, are equal without being read; the clusters around any
+ * other run are read from both and compared one by one.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +244,206 @@ write_addcow (struct conv *c, const char *dst)
   return r;
 }
 
+/* ---- add-cow with a backing: an overlay of the differences ---------- */
+
+#define DIFF_CHUNK (UINT64_C (1) << 20) /* longest run looked at at once */
+
+struct diff {
+  struct conv *c;
+  struct addcow *out;           /* the new overlay, open for writing */
+  uint8_t *buf[2];              /* DIFF_CHUNK and a cluster either side */
+};
+
+static bool
+same_file (int fd0, int fd1)
+{
+  struct stat s0, s1;
+
+  return fd0 == fd1
+    || (fstat (fd0, &s0) == 0 && fstat (fd1, &s1) == 0
+        && s0.st_dev == s1.st_dev && s0.st_ino == s1.st_ino);
+}
+
+/* Do both runs read the same bytes, or zeros against zeros? */
+static bool
+equal_unread (const struct source s[2])
+{
+  if (source_is_zero (&s[0]) && source_is_zero (&s[1]))
+    return true;
+  return s[0].fd >= 0 && s[1].fd >= 0 && !s[0].layer && !s[1].layer
+    && s[0].file_offset == s[1].file_offset && same_file (s[0].fd, s[1].fd);
+}
+
+static bool
+all_zero (const uint8_t *buf, uint64_t len)
+{
+  return len == 0 || (buf[0] == 0 && memcmp (buf, buf + 1, len - 1) == 0);
+}
+
+/* Write the clusters of [start, end) (whole clusters, or up to the end of
+ * the disk) whose bytes in the disk differ from the overlay's. */
+static int
+write_differing (struct diff *d, uint64_t start, uint64_t end)
+{
+  uint64_t cs = d->out->cluster_size, len = end - start, off, n;
+  const uint8_t *b;
+  int r;
+
+  if ((r = image_pread (d->c->src, d->buf[0], (size_t) len, start)) < 0
+      || (r = image_pread (d->out, d->buf[1], (size_t) len, start)) < 0)
+    return r;
+  for (off = 0; off < len; off += n) {
+    n = min_u64 (cs, len - off);
+    b = d->buf[0] + off;
+    if (memcmp (b, d->buf[1] + off, n) == 0)
+      continue;
+    r = all_zero (b, n) ? addcow_pwrite_zeroes (d->out, n, start + off)
+                        : addcow_pwrite (d->out, b, (size_t) n, start + off);
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+static int
+diff_disk (struct diff *d)
+{
+  uint64_t size = d->c->size, cs = d->out->cluster_size, pos, end;
+  struct source s[2];
+  int r;
+
+  for (pos = 0; pos < size; pos = end) {
+    if ((r = layer_source (d->c->src->top, pos,
+                           min_u64 (size - pos, DIFF_CHUNK), &s[0])) < 0
+        || (r = layer_source (d->out->top, pos, s[0].len, &s[1])) < 0)
+      return r;
+    end = pos + min_u64 (s[0].len, s[1].len);
+    if (!equal_unread (s)) {
+      if (end % cs)
+        end = min_u64 (size, end - end % cs + cs);
+      if ((r = write_differing (d, pos - pos % cs, end)) < 0)
+        return r;
+    }
+    if ((r = progress_add (&d->c->prog, end - pos, d->c->src->filename)) < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* A free name beside PATH for the overlay being written. */
+static char *
+temp_name (const char *path)
+{
+  size_t n = strlen (path) + 48;
+  char *tmp = malloc (n);
+  unsigned i;
+
+  for (i = 0; tmp && i < 1000; i++) {
+    snprintf (tmp, n, "%s.convert-%ld-%u", path, (long) getpid (), i);
+    if (access (tmp, F_OK) != 0 && errno == ENOENT)
+      return tmp;
+  }
+  free (tmp);
+  return NULL;
+}
+
+/* The error of a step done on TMP, told of DST. */
+static int
+error_of (int r, const char *tmp, const char *dst)
+{
+  const char *msg = addcow_get_error ();
+  size_t n = strlen (tmp);
+  char *copy;
+
+  if (strncmp (msg, tmp, n) != 0 || !(copy = strdup (msg + n)))
+    return r;
+  set_error (-r, "%s%s", dst, copy);
+  free (copy);
+  return r;
+}
+
+/* Create the overlay TMP over its new image file PATH (named NAME) and
+ * write the differences into it. */
+static int
+fill_overlay (struct conv *c, const char *tmp, const char *name)
+{
+  struct addcow_create_opts co = ADDCOW_CREATE_OPTS_INIT;
+  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
+  struct diff d = { .c = c };
+  size_t n;
+  int r;
+
+  co.image_name = name;
+  co.backing_name = c->o->backing_name;
+  co.backing_format = c->o->backing_format;
+  co.size = c->size;
+  co.size_set = true;
+  co.cluster_size = c->o->cluster_size;
+  co.io = &c->src->io;                  /* the caller's I/O for every file */
+  oo.io = &c->src->io;
+  oo.flags = ADDCOW_OPEN_WRITE;
+  if ((r = addcow_create (tmp, &co)) < 0
+      || (r = addcow_open (tmp, &oo, &d.out)) < 0)
+    return r;
+  n = DIFF_CHUNK + 2 * (size_t) d.out->cluster_size;
+  if (!(d.buf[0] = malloc (n)) || !(d.buf[1] = malloc (n)))
+    r = set_error (ENOMEM, "%s: out of memory", tmp);
+  else if ((r = diff_disk (&d)) == 0)
+    r = addcow_flush (d.out);
+  free (d.buf[0]);
+  free (d.buf[1]);
+  if (addcow_close (d.out) < 0 && r == 0)
+    r = -EIO;
+  return r;
+}
+
+static int
+write_overlay (struct conv *c, const char *dst)
+{
+  char *name = image_name (dst, c->o->image_name), *path = NULL;
+  char *tmp = NULL, *backing = NULL;
+  bool made = false;
+  int r;
+
+  if (!name || !(path = path_resolve (dst, name))
+      || !(backing = path_resolve (dst, c->o->backing_name))
+      || !(tmp = temp_name (dst))) {
+    r = set_error (ENOMEM, "%s: out of memory", dst);
+    goto out;
+  }
+  if (path_same_file (path, backing)) {
+    r = set_error (EINVAL, "%s: image file '%s' is the backing file", dst,
+                   name);
+    goto out;
+  }
+  /* The new image file replaces an old one; an old DST must not name it
+   * meanwhile. */
+  if ((unlink (dst) < 0 && errno != ENOENT)
+      || (unlink (path) < 0 && errno != ENOENT)) {
+    r = set_error_errno (errno, "%s: could not replace it", dst);
+    goto out;
+  }
+  made = true;
+  if ((r = fill_overlay (c, tmp, name)) < 0)
+    r = error_of (r, tmp, dst);
+  else if ((r = io_rename (&c->src->io, tmp, dst, true)) < 0)
+    r = set_error (-r, "%s: could not rename '%s' to it: %s", dst, tmp,
+                   strerror (-r));
+  else if ((r = io_sync_dir (&c->src->io, dst)) < 0)
+    r = set_error (-r, "%s: could not sync its directory: %s", dst,
+                   strerror (-r));
+ out:
+  if (r < 0 && made) {
+    unlink (tmp);                       /* gone after a rename: harmless */
+    unlink (path);
+  }
+  free (name);
+  free (path);
+  free (backing);
+  free (tmp);
+  return r;
+}
+
 static int
 check_opts (struct addcow *src, const char *dst,
             const struct addcow_convert_opts *o)
@@ -246,6 +456,16 @@ check_opts (struct addcow *src, const char *dst,
   if (o->format != ADDCOW_CONVERT_RAW && o->format != ADDCOW_CONVERT_ADDCOW)
     return set_error (EINVAL, "%s: unknown output format %d", dst,
                       (int) o->format);
+  if (o->version >= 2 && o->backing_name
+      && o->format != ADDCOW_CONVERT_ADDCOW)
+    return set_error (EINVAL, "Backing file not supported for file format "
+                      "'raw'");
+  if (o->version >= 2 && o->backing_name && !o->backing_format)
+    return set_error (EINVAL, "Use of backing file requires explicit "
+                      "backing format");
+  if (o->version >= 2 && o->backing_format && !o->backing_name)
+    return set_error (EINVAL, "%s: error while converting add-cow: Backing "
+                      "format cannot be used without backing file", dst);
   if (o->existing && o->format != ADDCOW_CONVERT_RAW)
     return set_error (ENOTSUP, "%s: writing into an existing image is "
                       "supported for raw targets only", dst);
@@ -269,5 +489,7 @@ addcow_convert (struct addcow *src, const char *dst,
     return write_existing (&c, dst);
   if (opts->format == ADDCOW_CONVERT_RAW)
     return write_raw_file (&c, dst);
+  if (opts->version >= 2 && opts->backing_name)
+    return write_overlay (&c, dst);
   return write_addcow (&c, dst);
 }

@@ -138,9 +138,76 @@ EOF
     run --separate-stderr "$IMG" convert -O add-cow -o bogus=1 ov.add-cow x.add-cow
     assert_status 1
     assert_text "$stderr" "addcow-img: Invalid parameter 'bogus'"
-    run --separate-stderr "$IMG" convert -O add-cow -B base.raw ov.add-cow x.add-cow
+}
+
+@test "convert -O add-cow -B: only what differs from BACKING, as qemu-img convert -B" {
+    need_qemu
+    make_twins
+    run --separate-stderr "$IMG" convert -O add-cow -B base.raw -F raw ov.add-cow new.add-cow
+    assert_status 0
+    assert_text "$output" ""
+    assert_text "$stderr" ""
+    qemu-img convert -O qcow2 -B base.raw -F raw -o data_file=w.data q.qcow2 w.qcow2
+    run "$IMG" compare -F qcow2 new.add-cow w.qcow2
+    assert_status 0
+    assert_text "$("$IMG" map --output=json new.add-cow)" "$(qemu-img map --output=json w.qcow2)"
+    run "$IMG" info new.add-cow
+    [[ $output == *"backing file: base.raw"* ]]
+    [[ $output == *"allocated clusters: 2"* ]]
+    run "$IMG" check new.add-cow
+    assert_status 0
+    [ -z "$(ls | grep convert-)" ]
+}
+
+@test "convert -B compares bytes: a flat source allocates only its differences" {
+    need_qemu
+    make_twins
+    qemu-img convert -O raw q.qcow2 flat.raw
+    # 448k rewritten with the backing's bytes (stays unallocated), 0 zeroed
+    # over backing data (allocated, reads zeros), data past the backing's
+    qemu-io -f raw -c 'write -q -P 0x11 448k 64k' -c 'write -q -z 0 64k' \
+            -c 'write -q -P 0x44 1920k 64k' flat.raw
+    run --separate-stderr "$IMG" convert -f raw -O add-cow -B base.raw -F raw flat.raw new.add-cow
+    assert_status 0
+    assert_text "$stderr" ""
+    run "$IMG" compare -F raw new.add-cow flat.raw
+    assert_status 0
+    assert_text "$output" "Images are identical."
+    run "$IMG" map --output=json new.add-cow
+    assert_text "$(grep '"depth": 0' <<<"$output" | sed -e 's/^\[//' -e 's/, "offset.*//' -e 's/},*]*$//')" \
+'{ "start": 0, "length": 65536, "depth": 0, "present": true, "zero": true, "data": false
+{ "start": 1048576, "length": 65536, "depth": 0, "present": true, "zero": false, "data": true
+{ "start": 1638400, "length": 65536, "depth": 0, "present": true, "zero": false, "data": true
+{ "start": 1966080, "length": 65536, "depth": 0, "present": true, "zero": false, "data": true'
+    run "$IMG" check new.add-cow
+    assert_status 0
+}
+
+@test "convert -B: refusals match qemu-img's messages; a missing backing leaves nothing" {
+    need_qemu
+    make_twins
+    local args
+    while IFS= read -r args; do
+        eval "set -- $args"
+        local qargs=("${@/SRC/q.qcow2}") oargs=("${@/SRC/ov.add-cow}")
+        qargs=("${qargs[@]/add-cow/qcow2}")
+        run --separate-stderr qemu-img convert "${qargs[@]}"
+        local qstatus=$status qerr=${stderr//qemu-img/addcow-img}
+        qerr=${qerr//qcow2/add-cow}
+        run --separate-stderr "$IMG" convert "${oargs[@]}"
+        assert_status "$qstatus"
+        assert_text "$stderr" "$qerr"
+    done <<'EOF'
+-B base.raw -O add-cow SRC x.add-cow
+-F raw -O add-cow SRC x.add-cow
+-F raw -O raw SRC x.raw
+-B base.raw -F raw -O raw SRC x.raw
+EOF
+    [ ! -e x.add-cow ] && [ ! -e x.raw ]
+    run --separate-stderr "$IMG" convert -O add-cow -B nosuch.raw -F raw ov.add-cow x.add-cow
     assert_status 1
-    [ ! -e x.add-cow ]
+    [[ $stderr == "addcow-img: x.add-cow: "*"nosuch.raw"* ]]
+    [ -z "$(ls | grep -e convert- -e '^x\.')" ]
 }
 
 @test "convert -p prints progress on stdout; -q nothing" {
@@ -171,6 +238,23 @@ EOF
     [ -z "$(ls | grep convert-)" ]
 }
 
+@test "convert -B: SIGINT removes the overlay and its image file, exit 130" {
+    truncate -s 1G base.raw
+    "$IMG" create -q -b base.raw -F raw big.add-cow
+    "$IO" -c 'write -q -P 0x77 0 256M' big.add-cow
+    "$IMG" convert -p -O add-cow -B base.raw -F raw big.add-cow out.add-cow > progress.out 2> err.out &
+    local pid=$! i
+    for i in $(seq 500); do [ -s progress.out ] && break; sleep 0.01; done
+    [ -s progress.out ]
+    kill -INT "$pid"
+    status=0
+    wait "$pid" || status=$?
+    assert_status 130
+    assert_text "$(cat err.out)" "addcow-img: big.add-cow: cancelled"
+    [ ! -e out.add-cow ] && [ ! -e out.raw ]
+    [ -z "$(ls | grep convert-)" ]
+}
+
 @test "convert: --help and -h on stdout; every option in the man page" {
     local opt
     for opt in --help -h; do
@@ -181,7 +265,7 @@ EOF
     done
     local text
     text=$(sed 's/\\-/-/g' "$SRC_DIR/man/addcow-img.1")
-    for opt in -p -q -f -O -o -S -n -W -m -U --force-share; do
+    for opt in -p -q -f -O -o -B -F -S -n -W -m -U --force-share; do
         grep -qE -- "(^|[^-A-Za-z])$opt([^-A-Za-z]|\$)" <<<"$text"
     done
     grep -q '^\.SS convert' "$SRC_DIR/man/addcow-img.1"

@@ -8,7 +8,9 @@
  *
  * The fixture: base.raw (256 KiB of pattern, then a hole to 1 MiB),
  * src.add-cow over it, 1 MiB, 4 KiB clusters, with data in its own image
- * file at 8k and 600k.
+ * file at 8k and 600k.  The third kind of target is an add-cow overlay
+ * over base.raw (convert -B): only the 5 clusters that differ from it are
+ * allocated.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +31,16 @@ static struct {
   uint8_t *disk;
   uint64_t size;
   enum addcow_convert_format format;
+  bool overlay;                 /* add-cow over base.raw */
 } G;
+
+/* Loop index I: raw, add-cow, add-cow overlay over base.raw. */
+static void
+pick (int i)
+{
+  G.format = i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  G.overlay = i == 2;
+}
 
 static void
 setup (void)
@@ -76,6 +87,11 @@ convert_op (const char *path, const struct addcow_io *io, void *arg)
   if ((r = addcow_open (path, &o, &img)) < 0)
     return r;
   co.format = G.format;
+  if (G.overlay) {
+    co.backing_name = "base.raw";
+    co.backing_format = "raw";
+    co.cluster_size = CS;
+  }
   r = addcow_convert (img, G.format == ADDCOW_CONVERT_RAW ? G.dst : G.dst_ac,
                       &co);
   addcow_close (img);
@@ -89,12 +105,47 @@ assert_no_temp (void)
                  "a temporary file is left behind");
 }
 
+/* The overlay reads as the disk, with only the clusters at 8k-16k and
+ * 600k-612k (the source's writes) allocated, in a sparse image file. */
+static void
+assert_overlay (void)
+{
+  uint64_t size;
+  uint8_t *disk = lt_disk (G.dst_ac, &size);
+  struct addcow *img = tu_open (G.dst_ac, false);
+  struct addcow_extent e;
+  struct stat st;
+
+  ck_assert_uint_eq (size, G.size);
+  lt_assert_same (disk, G.disk, size, "the overlay's disk");
+  free (disk);
+  lt_assert_clean (G.dst_ac);
+  ck_assert_uint_eq (lt_allocated (G.dst_ac), 5);
+  ck_assert_int_eq (addcow_block_status (img, 0, G.size, &e), 0);
+  ck_assert_uint_eq (e.length, 8192);
+  ck_assert_int_eq (addcow_block_status (img, 8192, G.size, &e), 0);
+  ck_assert_uint_eq (e.length, 2 * CS);
+  ck_assert_uint_eq (e.depth, 0);
+  ck_assert_int_eq (addcow_block_status (img, 600 * 1024, G.size, &e), 0);
+  ck_assert_uint_eq (e.length, 3 * CS);
+  ck_assert_uint_eq (e.depth, 0);
+  ck_assert_int_eq (stat (G.dst_img, &st), 0);
+  ck_assert_int_le (st.st_blocks * 512, 16 * CS);
+  addcow_close (img);
+}
+
 /* The target holds the disk; [256k, 600k) is a hole in it. */
 static void
 assert_target (void)
 {
-  int fd = open (G.dst_img, O_RDONLY);
+  int fd;
   off_t d;
+
+  if (G.overlay) {
+    assert_overlay ();
+    return;
+  }
+  fd = open (G.dst_img, O_RDONLY);
 
   lt_assert_file (G.dst_img, G.disk, G.size);
   ck_assert_uint_eq (tu_file_size (G.dst_img), G.size);
@@ -116,7 +167,7 @@ START_TEST (test_convert)
 {
   int r;
 
-  G.format = _i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  pick (_i);
   r = convert_op (G.src, NULL, NULL);
   ck_assert_msg (r == 0, "convert: %s", addcow_get_error ());
   assert_target ();
@@ -147,11 +198,11 @@ START_TEST (test_crash)
                        .op = convert_op, .verify = verify };
   long n;
 
-  G.format = _i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  pick (_i);
   lt_copy_dir (G.dir, G.snap);
   n = lt_crash_every_op (&c);
   fprintf (stderr, "convert crash (%s): %ld cut points\n",
-           _i ? "add-cow" : "raw", n);
+           _i == 2 ? "overlay" : _i ? "add-cow" : "raw", n);
   ck_assert_int_ge (n, 3);
 }
 END_TEST
@@ -176,7 +227,7 @@ START_TEST (test_eio_every_write)
   struct lt_case c = { .dir = G.dir, .snap = G.snap, .path = G.src,
                        .op = convert_op, .verify = verify_failed };
 
-  G.format = _i ? ADDCOW_CONVERT_ADDCOW : ADDCOW_CONVERT_RAW;
+  pick (_i);
   lt_copy_dir (G.dir, G.snap);
   ck_assert_int_gt (lt_fail_every_write (&c, EIO, true), 0);
   ck_assert_int_gt (lt_fail_every_sync (&c, EIO), 0);
@@ -212,6 +263,35 @@ START_TEST (test_cancel_and_refusals)
   ck_assert_uint_eq (tu_file_size (small), G.size + 4096);
   co.format = ADDCOW_CONVERT_ADDCOW;
   ck_assert_int_eq (addcow_convert (img, G.dst_ac, &co), -ENOTSUP);
+  /* -B: cancelled, it leaves no overlay nor image file; refusals */
+  co.existing = false;
+  co.backing_name = "base.raw";
+  co.backing_format = "raw";
+  co.progress = stop_half_way;
+  ck_assert_int_eq (addcow_convert (img, G.dst_ac, &co), -ECANCELED);
+  ck_assert (access (G.dst_ac, F_OK) != 0 && access (G.dst_img, F_OK) != 0);
+  assert_no_temp ();
+  co.progress = NULL;
+  co.backing_format = NULL;
+  ck_assert_int_eq (addcow_convert (img, G.dst_ac, &co), -EINVAL);
+  tu_assert_error_has ("Use of backing file requires explicit backing "
+                       "format", NULL, NULL);
+  co.backing_format = "raw";
+  co.format = ADDCOW_CONVERT_RAW;
+  ck_assert_int_eq (addcow_convert (img, G.dst, &co), -EINVAL);
+  tu_assert_error_has ("Backing file not supported for file format 'raw'",
+                       NULL, NULL);
+  co.format = ADDCOW_CONVERT_ADDCOW;
+  co.image_name = "base.raw";
+  ck_assert_int_eq (addcow_convert (img, G.dst_ac, &co), -EINVAL);
+  tu_assert_error_has ("out.add-cow: image file 'base.raw' is the backing "
+                       "file", NULL, NULL);
+  co.image_name = NULL;
+  co.backing_name = "nosuch.raw";
+  ck_assert_int_lt (addcow_convert (img, G.dst_ac, &co), 0);
+  tu_assert_error_has ("out.add-cow: ", "nosuch.raw", NULL);
+  ck_assert (access (G.dst_ac, F_OK) != 0 && access (G.dst_img, F_OK) != 0);
+  assert_no_temp ();
   co.version = 0;
   ck_assert_int_eq (addcow_convert (img, G.dst, &co), -EINVAL);
   ck_assert_int_eq (addcow_convert (img, NULL, &co), -EINVAL);
@@ -228,9 +308,9 @@ convert_suite (void)
 
   tcase_add_checked_fixture (t, setup, teardown);
   tcase_set_timeout (t, 240);
-  tcase_add_loop_test (t, test_convert, 0, 2);
-  tcase_add_loop_test (t, test_crash, 0, 2);
-  tcase_add_loop_test (t, test_eio_every_write, 0, 2);
+  tcase_add_loop_test (t, test_convert, 0, 3);
+  tcase_add_loop_test (t, test_crash, 0, 3);
+  tcase_add_loop_test (t, test_eio_every_write, 0, 3);
   tcase_add_test (t, test_cancel_and_refusals);
   suite_add_tcase (s, t);
   return s;
