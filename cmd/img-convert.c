@@ -58,22 +58,6 @@ static void convert_help (void)
           "  -h, --help         display this help and exit\n");
 }
 
-static int add_options (struct convert_args *a, const char *arg)
-{
-  size_t old = a->options ? strlen (a->options) : 0;
-  char *p = realloc (a->options, old + strlen (arg) + 2);
-
-  if (!p) {
-    error_msg ("out of memory");
-    return -1;
-  }
-  if (old)
-    p[old++] = ',';
-  strcpy (p + old, arg);
-  a->options = p;
-  return 0;
-}
-
 static int parse_sparse (const char *s, struct addcow_convert_opts *o)
 {
   uint64_t v;
@@ -125,7 +109,7 @@ static int parse_convert_args (int argc, char **argv, struct convert_args *a)
     case 'f': a->format = optarg; break;
     case 'O': a->out = optarg; break;
     case 'o':
-      if (add_options (a, optarg) < 0)
+      if (options_append (&a->options, optarg) < 0)
         return 1;
       break;
     case 'B': a->backing = optarg; break;
