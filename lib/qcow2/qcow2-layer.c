@@ -43,6 +43,8 @@ struct qcow2 {
   struct qcow2_header h;
   struct qcow2_tables t;
   bool tables_ready;
+  char *backing_error;          /* ADDCOW_OPEN_TOLERATE_BACKING: why the
+                                 * backing chain could not be opened */
 };
 
 static struct qcow2 *
@@ -110,6 +112,8 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
   run->fd = -1;
   switch (m.kind) {
   case QCOW2_UNALLOCATED:
+    if (q->backing_error)       /* a tolerated open: the backing is needed */
+      return set_error (EIO, "%s", q->backing_error);
     run->kind = RUN_UNALLOCATED;
     break;
   case QCOW2_ZERO:
@@ -301,6 +305,7 @@ q_free (struct qcow2 *q)
   if (q->tables_ready)
     qcow2_tables_free (&q->t);
   qcow2_header_free (&q->h);
+  free (q->backing_error);
   file_close (&q->data);
   file_close (&q->file);
   free (q);
@@ -404,6 +409,28 @@ open_data_file (struct qcow2 *q, const struct layer_open *ctx)
   return r;
 }
 
+/* The qcow2's own backing chain.  With ADDCOW_OPEN_TOLERATE_BACKING (a
+ * top opened for info) a chain that cannot be opened is remembered, not
+ * fatal, as an add-cow image does it: block status and reads that need
+ * the backing then fail with -EIO.  The layers below are opened without
+ * the flag: the failure anywhere in the chain is this layer's. */
+static int
+open_backing (struct qcow2 *q, unsigned depth, const struct layer_open *ctx)
+{
+  struct layer_open sub = *ctx;
+  int r;
+
+  sub.flags &= ~ADDCOW_OPEN_TOLERATE_BACKING;
+  r = layer_open_backing (q->file.path, q->h.backing_name, q->h.backing_fmt,
+                          depth, &sub, &q->layer.backing);
+  if (r == 0 || r == -ENOMEM || r == -EBUSY
+      || !(ctx->flags & ADDCOW_OPEN_TOLERATE_BACKING))
+    return r;
+  if (!(q->backing_error = strdup (addcow_get_error ())))
+    return set_error (ENOMEM, "%s: out of memory", q->file.path);
+  return 0;
+}
+
 int
 qcow2_layer_open (const char *path, unsigned depth,
                   const struct layer_open *ctx, struct layer **out)
@@ -438,10 +465,7 @@ qcow2_layer_open (const char *path, unsigned depth,
     .cluster_size = q->t.cluster_size, .backing_name = q->h.backing_name,
     .backing_format = q->h.backing_name ? q->h.backing_fmt : NULL,
     .dev = q->file.dev, .ino = q->file.ino };
-  if (q->h.backing_name
-      && (r = layer_open_backing (q->file.path, q->h.backing_name,
-                                  q->h.backing_fmt, depth, ctx,
-                                  &q->layer.backing)) < 0)
+  if (q->h.backing_name && (r = open_backing (q, depth, ctx)) < 0)
     goto fail;
   *out = &q->layer;
   return 0;
