@@ -12,7 +12,10 @@
  * kind into one run: data runs only while their host offsets follow each
  * other, so that a run kept verbatim is one range of one file that a bulk
  * copy can hand to copy_file_range.  Compressed clusters are data without
- * a file (fd -1): their bytes come only through read.
+ * a file (fd -1): their bytes come only through read.  Holes of the qcow2
+ * file inside data clusters are found by the chain walk (probe_holes) and
+ * reported as qemu does, "zero": true, "data": true with their offset;
+ * qemu does not look for holes in an external data file, nor do we.
  *
  * read decompresses cluster by cluster into buffers of its own (no shared
  * scratch state: the table cache is the only state threads share, behind
@@ -462,6 +465,8 @@ qcow2_layer_open (const char *path, unsigned depth,
   q->tables_ready = true;
   q->layer = (struct layer) { .ops = &qcow2_ops, .priv = q,
     .size = q->h.size, .filename = q->file.path, .depth = depth,
+    .probe_holes = q->data.fd < 0, .hole_offsets = true,
+    .holes_are_data = true,
     .cluster_size = q->t.cluster_size, .backing_name = q->h.backing_name,
     .backing_format = q->h.backing_name ? q->h.backing_fmt : NULL,
     .dev = q->file.dev, .ino = q->file.ino };
