@@ -120,6 +120,10 @@ walk (struct layer *top, unsigned stop, bool want_zero, uint64_t offset,
     }
     if (!l->backing) {          /* nobody holds it */
       set_zeros (run, false, NULL, l->depth, max);
+      if (lr.filename) {        /* a place reserved for it (map's offset) */
+        run->filename = lr.filename;
+        run->file_offset = lr.file_offset;
+      }
       return 0;
     }
     above = l;

@@ -54,7 +54,11 @@ struct layer_run {
                           * "filename" and "offset": a RUN_ZERO that is a
                           * hole of a file names it too), or NULL when the
                           * run has no place in a file (compressed data,
-                          * zeros past an end); owned by the layer */
+                          * zeros past an end); owned by the layer.  A
+                          * RUN_UNALLOCATED run may name the place the
+                          * layer reserved for it (an unallocated
+                          * subcluster of an allocated qcow2 cluster):
+                          * map reports it when no layer below answers */
 };
 
 struct layer;

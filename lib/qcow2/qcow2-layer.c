@@ -68,9 +68,10 @@ data_file (const struct qcow2 *q)
 static bool
 continues (const struct qcow2_map *run, const struct qcow2_map *next)
 {
-  if (next->kind != run->kind)
+  if (next->kind != run->kind || next->reserved != run->reserved)
     return false;
-  return run->kind != QCOW2_DATA || next->host == run->host + run->len;
+  return (run->kind != QCOW2_DATA && !run->reserved)
+         || next->host == run->host + run->len;
 }
 
 /* The run at OFFSET, at most MAX bytes, merging neighbours that continue
@@ -118,6 +119,10 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
     if (q->backing_error)       /* a tolerated open: the backing is needed */
       return set_error (EIO, "%s", q->backing_error);
     run->kind = RUN_UNALLOCATED;
+    if (m.reserved) {           /* its place, for map (layer.h) */
+      run->file_offset = m.host;
+      run->filename = data_file (q)->path;
+    }
     break;
   case QCOW2_ZERO:
     run->kind = RUN_ZERO;

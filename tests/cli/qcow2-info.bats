@@ -241,7 +241,6 @@ $(sed '1d; $d' <<<"$want")
 }
 
 @test "qcow2 map: unallocated subclusters of an allocated cluster have an offset" {
-    skip "needs the qcow2 driver to give unallocated subclusters their host offset"
     need_qemu
     qemu-img create -q -f qcow2 -o extended_l2=on x.qcow2 1M
     qemu-io -f qcow2 -c 'write -P 7 0 64k' -c 'write -P 7 200k 4k' \
