@@ -46,6 +46,7 @@ probe_holes (const struct layer *l, struct chain_run *run)
   if (s.fd < 0) {
     run->kind = RUN_ZERO;
     run->fd = -1;
+    run->zero_data = l->holes_are_data;
     if (!l->hole_offsets)
       run->filename = NULL;
   }
@@ -63,6 +64,7 @@ set_zeros (struct chain_run *run, bool present, struct layer *owner,
   run->fd = -1;
   run->file_offset = 0;
   run->filename = NULL;
+  run->zero_data = false;
 }
 
 /* The walk.  STOP: the depth of the first layer not to ask (commit's
@@ -110,6 +112,7 @@ walk (struct layer *top, unsigned stop, bool want_zero, uint64_t offset,
       run->fd = lr.kind == RUN_DATA ? lr.fd : -1;
       run->file_offset = lr.file_offset;
       run->filename = lr.filename;
+      run->zero_data = false;
       if (want_zero && l->probe_holes && run->kind == RUN_DATA
           && run->fd >= 0)
         probe_holes (l, run);
@@ -117,6 +120,10 @@ walk (struct layer *top, unsigned stop, bool want_zero, uint64_t offset,
     }
     if (!l->backing) {          /* nobody holds it */
       set_zeros (run, false, NULL, l->depth, max);
+      if (lr.filename) {        /* a place reserved for it (map's offset) */
+        run->filename = lr.filename;
+        run->file_offset = lr.file_offset;
+      }
       return 0;
     }
     above = l;

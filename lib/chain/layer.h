@@ -54,7 +54,11 @@ struct layer_run {
                           * "filename" and "offset": a RUN_ZERO that is a
                           * hole of a file names it too), or NULL when the
                           * run has no place in a file (compressed data,
-                          * zeros past an end); owned by the layer */
+                          * zeros past an end); owned by the layer.  A
+                          * RUN_UNALLOCATED run may name the place the
+                          * layer reserved for it (an unallocated
+                          * subcluster of an allocated qcow2 cluster):
+                          * map reports it when no layer below answers */
 };
 
 struct layer;
@@ -91,6 +95,10 @@ struct layer {
                                  * (map's offset), as a raw file's does;
                                  * else it is zeros with no place, as a
                                  * qcow2 zero cluster */
+  bool holes_are_data;          /* such a hole is also data the layer
+                                 * allocated (chain_run.zero_data), as
+                                 * qemu reports a hole under a qcow2
+                                 * cluster: "zero": true, "data": true */
   bool owns_all;                /* never RUN_UNALLOCATED, and its read of
                                  * any range gives the bytes (holes as
                                  * zeros): a plain read asks no block
@@ -126,6 +134,9 @@ struct chain_run {
   int fd;                       /* as struct layer_run */
   uint64_t file_offset;
   const char *filename;
+  bool zero_data;               /* RUN_ZERO that is a hole of a file under
+                                 * data the layer allocated
+                                 * (holes_are_data): map's "data": true */
 };
 
 /* Resolve [offset, offset + max) of the chain starting at TOP (offset <

@@ -359,7 +359,8 @@ open_other (const char *path, const char *format, unsigned flags,
                       "read-only", path, format);
   if (!(img = image_alloc (path, flags, io)))
     return set_error (ENOMEM, "%s: out of memory", path);
-  ctx.flags = flags & ADDCOW_OPEN_FORCE_SHARE;
+  ctx.flags = flags & (ADDCOW_OPEN_FORCE_SHARE
+                       | ADDCOW_OPEN_TOLERATE_BACKING);
   ctx.io = &img->io;
   if ((r = layer_open_format (format, path, 0, &ctx, &img->top)) < 0) {
     img->top = &img->self;

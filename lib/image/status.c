@@ -62,6 +62,7 @@ image_block_status (struct addcow *img, uint64_t offset,
   ext->flags = (run.present ? ADDCOW_EXTENT_PRESENT : 0)
                | (run.kind == RUN_DATA ? ADDCOW_EXTENT_DATA
                                        : ADDCOW_EXTENT_ZERO)
+               | (run.zero_data ? ADDCOW_EXTENT_DATA : 0)
                | (run.filename ? ADDCOW_EXTENT_OFFSET_VALID : 0);
   ext->offset = run.filename ? run.file_offset : 0;
   ext->filename = run.filename;

@@ -12,7 +12,10 @@
  * kind into one run: data runs only while their host offsets follow each
  * other, so that a run kept verbatim is one range of one file that a bulk
  * copy can hand to copy_file_range.  Compressed clusters are data without
- * a file (fd -1): their bytes come only through read.
+ * a file (fd -1): their bytes come only through read.  Holes of the qcow2
+ * file inside data clusters are found by the chain walk (probe_holes) and
+ * reported as qemu does, "zero": true, "data": true with their offset;
+ * qemu does not look for holes in an external data file, nor do we.
  *
  * read decompresses cluster by cluster into buffers of its own (no shared
  * scratch state: the table cache is the only state threads share, behind
@@ -43,6 +46,8 @@ struct qcow2 {
   struct qcow2_header h;
   struct qcow2_tables t;
   bool tables_ready;
+  char *backing_error;          /* ADDCOW_OPEN_TOLERATE_BACKING: why the
+                                 * backing chain could not be opened */
 };
 
 static struct qcow2 *
@@ -63,9 +68,10 @@ data_file (const struct qcow2 *q)
 static bool
 continues (const struct qcow2_map *run, const struct qcow2_map *next)
 {
-  if (next->kind != run->kind)
+  if (next->kind != run->kind || next->reserved != run->reserved)
     return false;
-  return run->kind != QCOW2_DATA || next->host == run->host + run->len;
+  return (run->kind != QCOW2_DATA && !run->reserved)
+         || next->host == run->host + run->len;
 }
 
 /* The run at OFFSET, at most MAX bytes, merging neighbours that continue
@@ -110,7 +116,13 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
   run->fd = -1;
   switch (m.kind) {
   case QCOW2_UNALLOCATED:
+    if (q->backing_error)       /* a tolerated open: the backing is needed */
+      return set_error (EIO, "%s", q->backing_error);
     run->kind = RUN_UNALLOCATED;
+    if (m.reserved) {           /* its place, for map (layer.h) */
+      run->file_offset = m.host;
+      run->filename = data_file (q)->path;
+    }
     break;
   case QCOW2_ZERO:
     run->kind = RUN_ZERO;
@@ -301,6 +313,7 @@ q_free (struct qcow2 *q)
   if (q->tables_ready)
     qcow2_tables_free (&q->t);
   qcow2_header_free (&q->h);
+  free (q->backing_error);
   file_close (&q->data);
   file_close (&q->file);
   free (q);
@@ -404,6 +417,28 @@ open_data_file (struct qcow2 *q, const struct layer_open *ctx)
   return r;
 }
 
+/* The qcow2's own backing chain.  With ADDCOW_OPEN_TOLERATE_BACKING (a
+ * top opened for info) a chain that cannot be opened is remembered, not
+ * fatal, as an add-cow image does it: block status and reads that need
+ * the backing then fail with -EIO.  The layers below are opened without
+ * the flag: the failure anywhere in the chain is this layer's. */
+static int
+open_backing (struct qcow2 *q, unsigned depth, const struct layer_open *ctx)
+{
+  struct layer_open sub = *ctx;
+  int r;
+
+  sub.flags &= ~ADDCOW_OPEN_TOLERATE_BACKING;
+  r = layer_open_backing (q->file.path, q->h.backing_name, q->h.backing_fmt,
+                          depth, &sub, &q->layer.backing);
+  if (r == 0 || r == -ENOMEM || r == -EBUSY
+      || !(ctx->flags & ADDCOW_OPEN_TOLERATE_BACKING))
+    return r;
+  if (!(q->backing_error = strdup (addcow_get_error ())))
+    return set_error (ENOMEM, "%s: out of memory", q->file.path);
+  return 0;
+}
+
 int
 qcow2_layer_open (const char *path, unsigned depth,
                   const struct layer_open *ctx, struct layer **out)
@@ -435,13 +470,12 @@ qcow2_layer_open (const char *path, unsigned depth,
   q->tables_ready = true;
   q->layer = (struct layer) { .ops = &qcow2_ops, .priv = q,
     .size = q->h.size, .filename = q->file.path, .depth = depth,
+    .probe_holes = q->data.fd < 0, .hole_offsets = true,
+    .holes_are_data = true,
     .cluster_size = q->t.cluster_size, .backing_name = q->h.backing_name,
     .backing_format = q->h.backing_name ? q->h.backing_fmt : NULL,
     .dev = q->file.dev, .ino = q->file.ino };
-  if (q->h.backing_name
-      && (r = layer_open_backing (q->file.path, q->h.backing_name,
-                                  q->h.backing_fmt, depth, ctx,
-                                  &q->layer.backing)) < 0)
+  if (q->h.backing_name && (r = open_backing (q, depth, ctx)) < 0)
     goto fail;
   *out = &q->layer;
   return 0;

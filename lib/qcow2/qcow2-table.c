@@ -225,7 +225,7 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
     if ((bitmap & 0xffffffffu) && !allocated)
       return bad_entry (t, guest, "allocated subclusters without a cluster",
                         entry);
-    if ((bitmap & 0xffffffffu) && (r = check_host (t, entry, host, guest)) < 0)
+    if (allocated && (r = check_host (t, entry, host, guest)) < 0)
       return r;
     state = sub_state (bitmap, sc);
     for (last = sc + 1; last < SUBCLUSTERS; last++)
@@ -234,8 +234,9 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
     end = last * sc_size;
     m->kind = state == 1 ? QCOW2_DATA : state == 2 ? QCOW2_ZERO
       : QCOW2_UNALLOCATED;
-    if (state == 1)
+    if (state == 1 || (state == 0 && allocated))
       m->host = host + in_cluster;
+    m->reserved = state == 0 && allocated;
   }
   m->len = end - in_cluster;
   /* Never past the virtual size. */

@@ -397,6 +397,39 @@ START_TEST (test_reads_dirty)
 }
 END_TEST
 
+/* ADDCOW_OPEN_TOLERATE_BACKING: a missing backing file does not fail the
+ * open; what the image holds still reads, what needs the backing is -EIO
+ * with the reason. */
+START_TEST (test_tolerates_missing_backing)
+{
+  struct q2_ctx c;
+  struct layer *l;
+  struct layer_run run;
+  uint8_t buf[512];
+
+  enter_case ("tolerate");
+  q2_sh ("qemu-img create -q -f qcow2 gone.qcow2 1M && qemu-img create -q "
+         "-f qcow2 -b gone.qcow2 -F qcow2 img.qcow2 && qemu-io -c "
+         "'write -P 7 0 64k' img.qcow2 && rm gone.qcow2");
+  q2_ctx_init (&c);
+  ck_assert_int_lt (qcow2_layer_open ("img.qcow2", 0, &c.open, &l), 0);
+  q2_ctx_init (&c);             /* a fresh loop check */
+  c.open.flags = ADDCOW_OPEN_TOLERATE_BACKING;
+  ck_assert_int_eq (qcow2_layer_open ("img.qcow2", 0, &c.open, &l), 0);
+  ck_assert_ptr_null (l->backing);
+  ck_assert_str_eq (l->backing_name, "gone.qcow2");
+  ck_assert_int_eq (l->ops->block_status (l, 0, 1 << 20, &run), 0);
+  ck_assert_int_eq (run.kind, RUN_DATA);
+  ck_assert_int_eq (l->ops->read (l, buf, sizeof buf, 0), 0);
+  ck_assert_int_eq (buf[0], 7);
+  ck_assert_int_eq (l->ops->block_status (l, 65536, 4096, &run), -EIO);
+  ck_assert_str_eq (addcow_get_error (), "img.qcow2: could not open "
+                    "backing file 'gone.qcow2': No such file or directory");
+  layer_close_chain (l);
+  leave_case ();
+}
+END_TEST
+
 /* A backing chain that loops back to the image is refused. */
 START_TEST (test_refuses_loop)
 {
@@ -500,6 +533,7 @@ qcow2_suite (void)
   tcase_add_test (tc, test_refuses_not_qcow2);
   tcase_add_test (tc, test_refuses_writable);
   tcase_add_test (tc, test_reads_dirty);
+  tcase_add_test (tc, test_tolerates_missing_backing);
   tcase_add_test (tc, test_refuses_loop);
   tcase_add_test (tc, test_lock);
   suite_add_tcase (s, tc);
