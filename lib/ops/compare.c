@@ -35,16 +35,6 @@ struct cmp {
   struct addcow_compare_result *res;
 };
 
-static bool
-same_file (int fd0, int fd1)
-{
-  struct stat s0, s1;
-
-  return fd0 == fd1
-    || (fstat (fd0, &s0) == 0 && fstat (fd1, &s1) == 0
-        && s0.st_dev == s1.st_dev && s0.st_ino == s1.st_ino);
-}
-
 /* First sector of BUF (LEN bytes, at OFFSET of the disk) that is not all
  * zeros, or UINT64_MAX. */
 static uint64_t
@@ -87,14 +77,6 @@ read_source (struct cmp *c, int k, const struct source *s, uint64_t len,
   return 0;
 }
 
-/* Do both runs read the same bytes of one file? */
-static bool
-same_bytes (const struct source s[2])
-{
-  return s[0].fd >= 0 && s[1].fd >= 0 && !s[0].layer && !s[1].layer
-    && s[0].file_offset == s[1].file_offset && same_file (s[0].fd, s[1].fd);
-}
-
 /* Compare [offset, offset+len) (len <= CMP_CHUNK) given its sources.
  * Sets the result on a mismatch. */
 static int
@@ -105,7 +87,7 @@ compare_run (struct cmp *c, const struct source s[2], uint64_t len,
   uint64_t at;
   int r, k;
 
-  if ((zero[0] && zero[1]) || same_bytes (s))
+  if ((zero[0] && zero[1]) || sources_same_bytes (&s[0], &s[1]))
     return 0;                   /* zeros against zeros; one file's bytes */
   for (k = 0; k < 2; k++)
     if (!zero[k] && (r = read_source (c, k, &s[k], len, offset)) < 0)

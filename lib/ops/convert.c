@@ -254,24 +254,13 @@ struct diff {
   uint8_t *buf[2];              /* DIFF_CHUNK and a cluster either side */
 };
 
-static bool
-same_file (int fd0, int fd1)
-{
-  struct stat s0, s1;
-
-  return fd0 == fd1
-    || (fstat (fd0, &s0) == 0 && fstat (fd1, &s1) == 0
-        && s0.st_dev == s1.st_dev && s0.st_ino == s1.st_ino);
-}
-
 /* Do both runs read the same bytes, or zeros against zeros? */
 static bool
 equal_unread (const struct source s[2])
 {
   if (source_is_zero (&s[0]) && source_is_zero (&s[1]))
     return true;
-  return s[0].fd >= 0 && s[1].fd >= 0 && !s[0].layer && !s[1].layer
-    && s[0].file_offset == s[1].file_offset && same_file (s[0].fd, s[1].fd);
+  return sources_same_bytes (&s[0], &s[1]);
 }
 
 static bool

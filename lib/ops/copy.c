@@ -303,3 +303,16 @@ progress_add (struct progress *p, uint64_t n, const char *file)
     return set_error (ECANCELED, "%s: cancelled", file);
   return 0;
 }
+
+bool
+sources_same_bytes (const struct source *a, const struct source *b)
+{
+  struct stat sa, sb;
+
+  if (a->fd < 0 || b->fd < 0 || a->layer || b->layer
+      || a->file_offset != b->file_offset)
+    return false;
+  return a->fd == b->fd
+    || (fstat (a->fd, &sa) == 0 && fstat (b->fd, &sb) == 0
+        && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}

@@ -46,6 +46,11 @@ source_is_zero (const struct source *s)
   return s->fd < 0 && !s->layer;
 }
 
+/* copy.c: do A and B read the same bytes of one plain file (the same
+ * device and inode, at the same offset), so that comparing them needs no
+ * read? */
+bool sources_same_bytes (const struct source *a, const struct source *b);
+
 /* Raw file FD of SIZE bytes at OFFSET: data or hole (SEEK_DATA/SEEK_HOLE;
  * past SIZE: zeros), at most MAX bytes. */
 void raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
