@@ -223,8 +223,11 @@ load_bitmap (struct addcow *img, struct problems *p)
   /* Mapped where the file holds it all and the system calls do the I/O:
    * untouched parts then cost nothing (bitmap-map.c).  A caller's I/O
    * table (the crash tests' model of the disk) gets a copy read through
-   * it. */
+   * it, and so does a reader that holds no lock (FORCE_SHARE): another
+   * process may cut the file under it, and a mapping would then fault
+   * (SIGBUS) where a copy only goes stale. */
   if (io_is_system (&img->io) && img->meta.size >= need
+      && !(img->flags & ADDCOW_OPEN_FORCE_SHARE)
       && bitmap_map (&img->bm, img->nb_clusters, img->meta.fd,
                      img->hdr.header_size, img->meta.size) == 0)
     return check_bitmap_tail (img, p);

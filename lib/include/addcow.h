@@ -143,7 +143,13 @@ ADDCOW_API int addcow_io_cache (struct addcow_io *io, enum addcow_cache mode);
 struct addcow;
 
 #define ADDCOW_OPEN_WRITE        (1u << 0) /* read-write; default read-only */
-#define ADDCOW_OPEN_FORCE_SHARE  (1u << 1) /* take no locks (read-only only) */
+#define ADDCOW_OPEN_FORCE_SHARE  (1u << 1) /* take no locks (read-only
+                                            * only); the bitmap is then
+                                            * read into memory (one bit a
+                                            * cluster) instead of mapped,
+                                            * so a writer that truncates
+                                            * the file cannot fault this
+                                            * reader */
 #define ADDCOW_OPEN_TOLERATE_BACKING (1u << 2) /* a backing chain that cannot
                                             * be used does not fail the open
                                             * (for info): it is still

@@ -274,6 +274,40 @@ START_TEST (test_image_writes)
 }
 END_TEST
 
+/* A reader that takes no lock (-U) must survive another process cutting
+ * the add-cow file under it (resize --shrink, a careless truncate): a
+ * mapping would fault (SIGBUS) on the pages gone, so such a reader keeps
+ * a private copy of the bitmap instead. */
+START_TEST (test_force_share_survives_truncate)
+{
+  struct addcow_open_opts oo = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+  struct addcow *w;
+  uint32_t hs;
+  unsigned i;
+  int r;
+
+  make_big ();
+  w = tu_open ("big.add-cow", true);
+  for (i = 0; i < 3; i++)
+    write_cluster (w, clusters[i]);
+  hs = w->hdr.header_size;
+  ck_assert_int_eq (addcow_close (w), 0);
+
+  oo.flags = ADDCOW_OPEN_FORCE_SHARE;
+  ck_assert_int_eq (addcow_open ("big.add-cow", &oo, &img), 0);
+  ck_assert_ptr_null (img->bm.map);
+  tu_truncate ("big.add-cow", hs);
+  for (i = 0; i < 3; i++) {
+    uint64_t len;
+    r = addcow_is_allocated (img, clusters[i] * CS, CS, &len);
+    ck_assert_int_eq (r, 1);
+  }
+  ck_assert_uint_eq (addcow_get_allocated_clusters (img), 3);
+  addcow_close (img);
+}
+END_TEST
+
 /* Fault injection: the plain calls, but the next fdatasync of a chosen
  * file fails. */
 static int fail_sync_fd = -1;
@@ -389,6 +423,7 @@ suite (void)
   tcase_add_test (tc, test_private_until_written);
   tcase_add_test (tc, test_padding_past_eof);
   tcase_add_test (tc, test_image_writes);
+  tcase_add_test (tc, test_force_share_survives_truncate);
   tcase_add_test (tc, test_failed_sync);
   tcase_add_test (tc, test_rewrite_then_write);
   tcase_add_test (tc, test_grow);
