@@ -26,17 +26,23 @@
  * sync fails forgets the unsynced ones), so "allocated" seen under the
  * shared lock holds until that lock is dropped.
  *
- * COPY-ON-WRITE in two steps, so that the reads of many writers overlap:
- * under the shared lock, a write into wholly unallocated clusters is
- * widened to them, and what it does not cover is read (the backing chain's
- * bytes, or zeros); under the exclusive lock, if those clusters are still
- * all unallocated, the whole clusters are written at once (no read inside
- * the exclusive section).  The bytes read are still current then: an
- * unallocated cluster is only written under the exclusive lock, by a write
- * that allocates it in the same section, so "still unallocated" means
- * "nobody wrote it since" (or a failed flush forgot that write, and the
- * cluster again reads what we read).  Otherwise the write is done as asked,
- * under the exclusive lock.
+ * COPY-ON-WRITE, and any write of data into wholly unallocated clusters,
+ * runs under the shared lock, so that many of them (reads and writes of
+ * the image file) overlap: the write is widened to whole clusters, the
+ * part it does not cover read (the backing chain's bytes, or zeros) and
+ * the clusters written to the image file, their bits still unset -- they
+ * read as before meanwhile.  Then, under the exclusive lock, only the bits
+ * are set.  While that lasts, the clusters are CLAIMED (a list of the
+ * writers' stack records, under a mutex of its own): a second writer into
+ * a claimed cluster waits until the claim is dropped, whether it would
+ * copy on write too or needs the exclusive lock (a zeroing, a write that
+ * also reaches allocated clusters), and then starts again, so no write
+ * ever merges with bytes another one is replacing.  The bytes read are
+ * still current when the bits are set: an unallocated cluster is written
+ * only under a claim or by an exclusive writer that found no claim on it
+ * (and allocates it in the same section).  A data sync of the image file
+ * that fails while a claim is held may have lost what it wrote: that
+ * write sets no bits and fails with EIO (write.c counts the failures).
  *
  * The lock prefers writers, so that a stream of reads cannot starve a
  * copy-on-write.
@@ -67,13 +73,28 @@ handle_lock_init (struct addcow *img)
     pthread_rwlock_destroy (&img->lock);
     return -r;
   }
+  if ((r = pthread_mutex_init (&img->claim_lock, NULL)) != 0)
+    goto no_claim_lock;
+  if ((r = pthread_cond_init (&img->claim_done, NULL)) != 0)
+    goto no_claim_done;
+  img->claims = NULL;
   atomic_init (&img->unsynced, false);
+  atomic_init (&img->sync_failures, 0);
   return 0;
+
+ no_claim_done:
+  pthread_mutex_destroy (&img->claim_lock);
+ no_claim_lock:
+  pthread_mutex_destroy (&img->flush_lock);
+  pthread_rwlock_destroy (&img->lock);
+  return -r;
 }
 
 void
 handle_lock_destroy (struct addcow *img)
 {
+  pthread_cond_destroy (&img->claim_done);
+  pthread_mutex_destroy (&img->claim_lock);
   pthread_mutex_destroy (&img->flush_lock);
   pthread_rwlock_destroy (&img->lock);
 }
@@ -164,33 +185,117 @@ write_body (struct addcow *img, const void *buf, uint64_t count,
              : image_pwrite_zeroes (img, count, offset);
 }
 
-/* The first step of copy-on-write (shared lock): when the clusters BUF
- * touches are all unallocated and BUF does not cover them exactly, return
- * those whole clusters [*start, *end) with BUF merged into what they read
- * now (malloc'd).  NULL when that does not apply or fails: the write then
- * goes to the body as it is. */
-static uint8_t *
-cow_prepare (struct addcow *img, const void *buf, uint64_t count,
-             uint64_t offset, uint64_t *start, uint64_t *end)
-{
-  uint64_t cs = img->cluster_size, s = offset & ~(cs - 1);
-  uint64_t e = min_u64 ((offset + count + cs - 1) & ~(cs - 1),
-                        img->virtual_size);
-  uint8_t *wide;
+/* ---- claims (see the top of the file) ---- */
 
-  if ((s == offset && e == offset + count) || !range_is (img, false, e - s, s)
-      || !(wide = malloc (e - s)))
-    return NULL;
-  if (image_pread (img, wide, offset - s, s) < 0
-      || image_pread (img, wide + (offset - s) + count, e - (offset + count),
-                      offset + count) < 0) {
-    free (wide);
-    return NULL;
+struct cow_claim {
+  uint64_t start, end;          /* whole clusters */
+  unsigned sync_failures;       /* img->sync_failures when claimed */
+  struct cow_claim *next;
+};
+
+/* Whole clusters around [offset, offset+count), the last one cut at the
+ * end of the disk.  COUNT > 0, in range. */
+static void
+widen (const struct addcow *img, uint64_t count, uint64_t offset,
+       uint64_t *start, uint64_t *end)
+{
+  uint64_t cs = img->cluster_size;
+
+  *start = offset & ~(cs - 1);
+  *end = min_u64 ((offset + count + cs - 1) & ~(cs - 1), img->virtual_size);
+}
+
+/* Does a claim overlap [start, end)?  Under claim_lock. */
+static bool
+claimed (const struct addcow *img, uint64_t start, uint64_t end)
+{
+  const struct cow_claim *c;
+
+  for (c = img->claims; c; c = c->next)
+    if (c->start < end && start < c->end)
+      return true;
+  return false;
+}
+
+/* Claim [start, end) as C, unless part of it is claimed already. */
+static bool
+claim (struct addcow *img, struct cow_claim *c, uint64_t start, uint64_t end)
+{
+  bool ok;
+
+  pthread_mutex_lock (&img->claim_lock);
+  ok = !claimed (img, start, end);
+  if (ok) {
+    *c = (struct cow_claim) {
+      start, end, atomic_load (&img->sync_failures), img->claims };
+    img->claims = c;
   }
-  memcpy (wide + (offset - s), buf, count);
-  *start = s;
-  *end = e;
-  return wide;
+  pthread_mutex_unlock (&img->claim_lock);
+  return ok;
+}
+
+static void
+unclaim (struct addcow *img, struct cow_claim *c)
+{
+  struct cow_claim **p;
+
+  pthread_mutex_lock (&img->claim_lock);
+  for (p = &img->claims; *p != c; p = &(*p)->next)
+    ;
+  *p = c->next;
+  pthread_cond_broadcast (&img->claim_done);
+  pthread_mutex_unlock (&img->claim_lock);
+}
+
+/* Wait, holding no lock of the handle, until nothing of [start, end) is
+ * claimed. */
+static void
+wait_unclaimed (struct addcow *img, uint64_t start, uint64_t end)
+{
+  pthread_mutex_lock (&img->claim_lock);
+  while (claimed (img, start, end))
+    pthread_cond_wait (&img->claim_done, &img->claim_lock);
+  pthread_mutex_unlock (&img->claim_lock);
+}
+
+/* Write BUF into the wholly unallocated clusters [start, end) claimed as
+ * C: entered under the shared lock, which it drops; sets their bits under
+ * the exclusive lock, then drops the claim. */
+static int
+claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
+               uint64_t count, uint64_t offset)
+{
+  uint64_t start = c->start, end = c->end;
+  uint8_t *wide = NULL;
+  const void *data = buf;
+  int r = 0;
+
+  if (start != offset || end != offset + count) {
+    if (!(wide = malloc (end - start)))
+      r = set_error (ENOMEM, "%s: out of memory", img->filename);
+    else if ((r = image_pread (img, wide, offset - start, start)) == 0
+             && (r = image_pread (img, wide + (offset - start) + count,
+                                  end - (offset + count),
+                                  offset + count)) == 0)
+      memcpy (wide + (offset - start), buf, count);
+    data = wide;
+  }
+  if (r == 0)
+    r = image_write_unmarked (img, data, (size_t) (end - start), start);
+  unlock (img);
+  if (r == 0) {
+    wrlock (img);
+    if (atomic_load (&img->sync_failures) != c->sync_failures)
+      r = set_error (EIO, "%s: a sync of image file '%s' failed while "
+                     "this write was in progress", img->filename,
+                     img->image.path);
+    else
+      image_mark_allocated (img, end - start, start);
+    unlock (img);
+  }
+  unclaim (img, c);
+  free (wide);
+  return r;
 }
 
 /* A write (BUF) or zeroing (BUF NULL) under the lock it needs. */
@@ -198,29 +303,42 @@ static int
 write_locked (struct addcow *img, const void *buf, uint64_t count,
               uint64_t offset)
 {
-  uint8_t *wide = NULL;
-  uint64_t start = 0, end = 0;
+  struct cow_claim c;
+  uint64_t start, end;
+  bool unclaimed;
   int r;
 
-  rdlock (img);
-  if (write_is_shared (img, count, offset)) {
-    r = write_body (img, buf, count, offset);
-    unlock (img);
-    atomic_store (&img->unsynced, true);  /* once the write is done */
-    return r;
+  for (;;) {
+    rdlock (img);
+    if (write_is_shared (img, count, offset)) {
+      r = write_body (img, buf, count, offset);
+      unlock (img);
+      break;
+    }
+    widen (img, count, offset, &start, &end);
+    if (buf && range_is (img, false, end - start, start)) {
+      if (claim (img, &c, start, end)) {
+        r = claimed_write (img, &c, buf, count, offset);
+        break;
+      }
+      unlock (img);
+    }
+    else {
+      unlock (img);
+      wrlock (img);
+      pthread_mutex_lock (&img->claim_lock);
+      unclaimed = !claimed (img, start, end);
+      pthread_mutex_unlock (&img->claim_lock);
+      if (unclaimed) {
+        r = write_body (img, buf, count, offset);
+        unlock (img);
+        break;
+      }
+      unlock (img);
+    }
+    wait_unclaimed (img, start, end);
   }
-  if (buf)
-    wide = cow_prepare (img, buf, count, offset, &start, &end);
-  unlock (img);
-
-  wrlock (img);
-  if (wide && range_is (img, false, end - start, start))
-    r = image_pwrite (img, wide, (size_t) (end - start), start);
-  else
-    r = write_body (img, buf, count, offset);
-  unlock (img);
-  free (wide);
-  atomic_store (&img->unsynced, true);
+  atomic_store (&img->unsynced, true);  /* once the write is done */
   return r;
 }
 

@@ -70,6 +70,13 @@ struct addcow {
   pthread_mutex_t flush_lock;   /* one addcow_flush at a time (handle.c) */
   atomic_bool unsynced;         /* written through addcow_pwrite* since the
                                  * last good addcow_flush */
+  pthread_mutex_t claim_lock;   /* guards claims (handle.c) */
+  pthread_cond_t claim_done;    /* a claim was dropped */
+  struct cow_claim *claims;     /* clusters being written outside the
+                                 * exclusive lock, bits not yet set */
+  atomic_uint sync_failures;    /* failed data syncs of the image file
+                                 * (write.c): a claim that saw one pass
+                                 * sets no bits */
 };
 
 /* The identities (device, inode) of the files above a layer being opened,
@@ -148,6 +155,13 @@ int image_check_range (struct addcow *img, uint64_t count, uint64_t offset);
 
 /* write.c */
 int image_write_bitmap_blocks (struct addcow *img);
+/* Whole unallocated clusters [offset, offset+count) written to the image
+ * file, their bits left unset (handle.c sets them with
+ * image_mark_allocated, later, under the exclusive lock). */
+int image_write_unmarked (struct addcow *img, const void *buf, size_t count,
+                          uint64_t offset);
+void image_mark_allocated (struct addcow *img, uint64_t count,
+                           uint64_t offset);
 /* Write the dirty bitmap blocks and fdatasync the add-cow file (its data
  * must be durable already); if the sync fails, every block stays dirty. */
 int image_sync_bitmap (struct addcow *img);

@@ -201,6 +201,21 @@ image_copy_from (struct addcow *img, int fd, uint64_t count, uint64_t offset)
 }
 
 int
+image_write_unmarked (struct addcow *img, const void *buf, size_t count,
+                      uint64_t offset)
+{
+  return write_run (img, (struct wsrc) { buf, -1 }, count, offset);
+}
+
+void
+image_mark_allocated (struct addcow *img, uint64_t count, uint64_t offset)
+{
+  bitmap_set_range (&img->bm, offset >> img->cluster_bits,
+                    ((offset + count - 1) >> img->cluster_bits)
+                    - (offset >> img->cluster_bits) + 1);
+}
+
+int
 image_write_bitmap_blocks (struct addcow *img)
 {
   uint64_t b;
@@ -271,6 +286,7 @@ image_flush (struct addcow *img)
   if (!img->writable)
     return 0;
   if ((r = io_datasync (&img->io, img->image.fd)) < 0) {
+    atomic_fetch_add (&img->sync_failures, 1);  /* see handle.c */
     if (img->bm.bytes && img->bm.any_dirty)
       forget_unsynced_bits (img);
     return set_error (-r, "%s: could not sync image file '%s': %s",

@@ -16,9 +16,10 @@
  *    state).  One handle may be used from many threads at once:
  *    addcow_pread, addcow_block_status and addcow_is_allocated run
  *    concurrently with each other and with writes into allocated clusters;
- *    addcow_pwrite and addcow_pwrite_zeroes are safe from any thread (one
- *    that must copy-on-write or set bits reads the backing data
- *    concurrently and allocates alone, under the handle's lock);
+ *    addcow_pwrite and addcow_pwrite_zeroes are safe from any thread (a
+ *    write of data into unallocated clusters reads the backing data and
+ *    writes the clusters concurrently, and sets the bits alone, under the
+ *    handle's lock; another write to those clusters waits for it);
  *    addcow_flush is safe from any thread (alone only when it has bits to
  *    write).  Concurrent writes to overlapping bytes land in some order.
  *    The getters are safe from any thread, except that

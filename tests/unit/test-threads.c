@@ -21,6 +21,7 @@
  * Built twice: normally, and with ThreadSanitizer (unit/threads-tsan),
  * where a data race fails the test as well.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -358,6 +359,193 @@ START_TEST (test_writers_share_clusters)
 }
 END_TEST
 
+/* Writers whose pieces straddle cluster boundaries, over clusters of which
+ * every third is allocated: many of the writes copy on write under a claim
+ * (the clusters they touch are all unallocated), the others (and the
+ * zeroings) reach an allocated cluster as well and so take the exclusive
+ * lock -- into clusters another writer may hold a claim on.  Writer W owns
+ * [c CS + W q + q/2, + q) of each cluster c but the last (q = CS/4), so
+ * writer 3's bytes run into the next cluster. */
+#define STRADDLE_CLUSTERS (SAME_LEN / CS)
+
+/* A whole-cluster write that takes its time, so that others queue up for
+ * the exclusive lock while a claim is held. */
+static ssize_t
+slow_pwrite (void *opaque, int fd, const void *buf, size_t count,
+             off_t offset)
+{
+  (void) opaque;
+  if (count == CS)
+    usleep (200);
+  return pwrite (fd, buf, count, offset);
+}
+
+static void *
+straddling_writer (void *arg)
+{
+  struct same_writer *sw = arg;
+  uint64_t s = 4711 + sw->w, q = CS / SAME_WRITERS;
+  uint8_t buf[CS / SAME_WRITERS];
+  unsigned i;
+
+  for (i = 0; i < 4 * STRADDLE_CLUSTERS; i++) {
+    uint64_t c = next_rand (&s) % (STRADDLE_CLUSTERS - 1);
+    uint64_t lo = next_rand (&s) % q, n = 1 + next_rand (&s) % (q - lo);
+    uint64_t off = c * CS + sw->w * q + q / 2 + lo;
+    if (next_rand (&s) % 4 == 0) {
+      memset (sw->model + off, 0, n);
+      if (addcow_pwrite_zeroes (img, n, off) < 0)
+        errors++;
+    }
+    else {
+      tu_fill (buf, n, 9 + sw->w * 100 + i, off);
+      memcpy (sw->model + off, buf, n);
+      if (addcow_pwrite (img, buf, n, off) < 0)
+        errors++;
+    }
+  }
+  return NULL;
+}
+
+START_TEST (test_claims_and_exclusive_writers)
+{
+  char *dir = tu_mkdtemp ();
+  char *base = tu_join (dir, "base.raw"), *top = tu_join (dir, "vm.add-cow");
+  struct same_writer sw[SAME_WRITERS];
+  pthread_t t[SAME_WRITERS], ft;
+  uint8_t *model = malloc (SAME_LEN), *back = malloc (SAME_LEN);
+  struct addcow_io io = { .pwrite = slow_pwrite };
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  unsigned w;
+  uint64_t c;
+
+  tu_make_file (base, SAME_LEN, BASE_SEED);
+  tu_fill (model, SAME_LEN, BASE_SEED, 0);
+  tu_create (top, NULL, "base.raw", "raw", CS, 0);
+  o.flags = ADDCOW_OPEN_WRITE;
+  o.io = &io;
+  ck_assert_int_eq (addcow_open (top, &o, &img), 0);
+  for (c = 0; c < STRADDLE_CLUSTERS; c += 3) {
+    tu_fill (model + c * CS, CS, TOP_SEED, c * CS);
+    ck_assert_int_eq (addcow_pwrite (img, model + c * CS, CS, c * CS), 0);
+  }
+  errors = 0;
+  atomic_store (&stop_flushing, false);
+  for (w = 0; w < SAME_WRITERS; w++) {
+    sw[w] = (struct same_writer) { w, model };
+    ck_assert_int_eq (pthread_create (&t[w], NULL, straddling_writer,
+                                      &sw[w]), 0);
+  }
+  ck_assert_int_eq (pthread_create (&ft, NULL, flusher, NULL), 0);
+  for (w = 0; w < SAME_WRITERS; w++)
+    pthread_join (t[w], NULL);
+  atomic_store (&stop_flushing, true);
+  pthread_join (ft, NULL);
+  ck_assert_uint_eq (errors, 0);
+  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
+  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
+                 "a write was lost between copy-on-write and an exclusive "
+                 "writer");
+  ck_assert_int_eq (addcow_close (img), 0);
+  img = tu_open (top, false);
+  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
+  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
+                 "a write was lost after reopening");
+  ck_assert_int_eq (addcow_close (img), 0);
+
+  free (model);
+  free (back);
+  free (base);
+  free (top);
+  tu_rmtree (dir);
+  free (dir);
+}
+END_TEST
+
+/* A data sync of the image file that fails while a copy-on-write has
+ * written its cluster but not yet set its bit: the write fails and the
+ * cluster stays unallocated (its data may be lost with the failed
+ * writeback).  The flush runs while the image file's pwrite returns, when
+ * the write holds its claim (and the shared lock). */
+static struct addcow *sync_fail_h;
+static atomic_bool sync_fail_armed, syncs_fail;
+static int sync_fail_flush_r;
+
+static void *
+flush_thread (void *arg)
+{
+  (void) arg;
+  sync_fail_flush_r = addcow_flush (sync_fail_h);
+  return NULL;
+}
+
+/* A flush from another thread, waited for (as a connection beside the
+ * writer's would), holding no lock of the writer's thread. */
+static ssize_t
+flush_in_pwrite (void *opaque, int fd, const void *buf, size_t count,
+                 off_t offset)
+{
+  ssize_t r = pwrite (fd, buf, count, offset);
+  pthread_t t;
+
+  (void) opaque;
+  if (atomic_exchange (&sync_fail_armed, false)
+      && pthread_create (&t, NULL, flush_thread, NULL) == 0)
+    pthread_join (t, NULL);
+  return r;
+}
+
+static int
+failing_fdatasync (void *opaque, int fd)
+{
+  (void) opaque;
+  if (!atomic_load (&syncs_fail))
+    return fdatasync (fd);
+  errno = EIO;
+  return -1;
+}
+
+START_TEST (test_sync_failure_during_claim)
+{
+  char *dir = tu_mkdtemp ();
+  char *top = tu_join (dir, "vm.add-cow"), *base = tu_join (dir, "b.raw");
+  struct addcow_io io = { .pwrite = flush_in_pwrite,
+                          .fdatasync = failing_fdatasync };
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  uint8_t buf[4096], back[CS], want[CS];
+  uint64_t len;
+
+  tu_make_file (base, MiB, 3);
+  tu_fill (want, CS, 3, CS);
+  tu_create (top, NULL, "b.raw", "raw", CS, 0);
+  o.flags = ADDCOW_OPEN_WRITE;
+  o.io = &io;
+  ck_assert_int_eq (addcow_open (top, &o, &sync_fail_h), 0);
+  memset (buf, 0x5a, sizeof buf);
+  /* Cluster 0 allocated and flushed, then written again: a flush has
+   * data to sync but no bit to write, so it syncs under the shared lock. */
+  ck_assert_int_eq (addcow_pwrite (sync_fail_h, buf, sizeof buf, 0), 0);
+  ck_assert_int_eq (addcow_flush (sync_fail_h), 0);
+  ck_assert_int_eq (addcow_pwrite (sync_fail_h, buf, 1, 0), 0);
+  atomic_store (&syncs_fail, true);
+  atomic_store (&sync_fail_armed, true);
+  ck_assert_int_eq (addcow_pwrite (sync_fail_h, buf, sizeof buf, CS + 100),
+                    -EIO);
+  ck_assert_int_eq (sync_fail_flush_r, -EIO);
+  ck_assert_int_eq (addcow_is_allocated (sync_fail_h, CS, CS, &len), 0);
+  ck_assert_int_eq (addcow_pread (sync_fail_h, back, CS, CS), 0);
+  ck_assert_msg (memcmp (back, want, CS) == 0,
+                 "the cluster no longer reads the backing file's bytes");
+  atomic_store (&syncs_fail, false);
+  ck_assert_int_eq (addcow_close (sync_fail_h), 0);
+
+  free (base);
+  free (top);
+  tu_rmtree (dir);
+  free (dir);
+}
+END_TEST
+
 /* Count the fdatasyncs of each descriptor. */
 static atomic_uint datasyncs;
 
@@ -419,6 +607,8 @@ main (void)
   tcase_add_test (tc, test_many_threads);
   tcase_add_test (tc, test_writers_share_clusters);
   tcase_add_test (tc, test_flush_only_what_was_written);
+  tcase_add_test (tc, test_claims_and_exclusive_writers);
+  tcase_add_test (tc, test_sync_failure_during_claim);
   suite_add_tcase (s, tc);
   return tu_run (s);
 }
