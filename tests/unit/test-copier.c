@@ -615,9 +615,12 @@ START_TEST (test_flatten_over_compressed_qcow2)
   size_t len;
   FILE *f;
 
-  for (off = 0; off < QSIZE; off += 64)
-    snprintf ((char *) disk + off, 65, "%-63llu\n",
+  for (off = 0; off < QSIZE; off += 64) {      /* lines of text */
+    char line[65];
+    snprintf (line, sizeof line, "%-63llu\n",
               (unsigned long long) (off * 2654435761u % 1000003));
+    memcpy (disk + off, line, 64);
+  }
   tu_fill (disk + (4u << 20), 2u << 20, 7, 0);  /* incompressible */
   memset (disk + (8u << 20), 0, 1u << 20);      /* zeros */
   ck_assert ((f = fopen (golden, "wb")) != NULL);
