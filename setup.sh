@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 # Everything the build, the tests and the demo use.  bench/run installs the
 # few packages only the benchmarks need (fio, gnuplot, xfsprogs, ...) itself.
 PACKAGES=(cmake make gcc pkg-config check bats libjansson-dev mandoc man-db
-          zlib1g-dev libzstd-dev
+          zlib1g-dev libzstd-dev libdeflate-dev
           qemu-utils nbdkit nbdkit-plugin-dev libnbd-bin gnutls-bin jq
           bash-completion dpkg-dev strace python3)
 PREFIX=${ADDCOW_PREFIX:-/usr/local}

@@ -421,13 +421,13 @@ io_copy_bounce (const struct addcow_io *io, int fd_in, uint64_t in_off,
 }
 
 int
-io_copy (const struct addcow_io *io, int fd_in, int fd_out, uint64_t count,
-         uint64_t offset)
+io_copy_at (const struct addcow_io *io, int fd_in, uint64_t in_off,
+            int fd_out, uint64_t out_off, uint64_t count)
 {
   while (count > 0 && io->copy_range) {
-    ssize_t r = io->copy_range (io->opaque, fd_in, (off_t) offset, fd_out,
-                                (off_t) offset, (size_t) min_u64 (count,
-                                                                  1u << 30));
+    ssize_t r = io->copy_range (io->opaque, fd_in, (off_t) in_off, fd_out,
+                                (off_t) out_off, (size_t) min_u64 (count,
+                                                                   1u << 30));
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0 && is_unsupported (errno))
@@ -435,11 +435,19 @@ io_copy (const struct addcow_io *io, int fd_in, int fd_out, uint64_t count,
     if (r < 0)
       return -errno;
     if (r == 0)                 /* end of FD_IN: the rest is zeros */
-      return io_write_zeroes (io, fd_out, count, offset);
+      return io_write_zeroes (io, fd_out, count, out_off);
     count -= (uint64_t) r;
-    offset += (uint64_t) r;
+    in_off += (uint64_t) r;
+    out_off += (uint64_t) r;
   }
-  return io_copy_bounce (io, fd_in, offset, fd_out, offset, count);
+  return io_copy_bounce (io, fd_in, in_off, fd_out, out_off, count);
+}
+
+int
+io_copy (const struct addcow_io *io, int fd_in, int fd_out, uint64_t count,
+         uint64_t offset)
+{
+  return io_copy_at (io, fd_in, offset, fd_out, offset, count);
 }
 
 int

@@ -26,6 +26,9 @@ int io_write_zeroes (const struct addcow_io *io, int fd, uint64_t count,
 /* Copy between files: copy_range where possible, else read+write. */
 int io_copy (const struct addcow_io *io, int fd_in, int fd_out,
              uint64_t count, uint64_t offset);
+/* io_copy between different offsets (zeros past the end of FD_IN). */
+int io_copy_at (const struct addcow_io *io, int fd_in, uint64_t in_off,
+                int fd_out, uint64_t out_off, uint64_t count);
 /* Copy through a buffer between different offsets (zeros past the end of
  * FD_IN). */
 int io_copy_bounce (const struct addcow_io *io, int fd_in, uint64_t in_off,

@@ -19,6 +19,15 @@
  * order, in the calling thread, when its queue is full and at copier_wait.
  * Such tables need not be thread-safe, and the jobs still run late, as on
  * threads, so the crash tests catch a sync that does not wait for them.
+ *
+ * Data that must be read through a layer's driver (compressed qcow2
+ * clusters) or from another offset of a plain file where extents cannot be
+ * shared is a read job: a worker reads a piece into a buffer of its own
+ * (layer->ops->read is safe on several threads at once) and writes it, so
+ * several pieces decompress at once, one per core.  Its pieces stay below
+ * the size at which the qcow2 driver splits a read over threads of its own
+ * (lib/qcow2/qcow2-layer.c, PARALLEL_MIN_BYTES): the copier's threads are
+ * the only ones, and none waits for another.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,13 +40,22 @@
 #define COPIER_THREADS 8
 #define COPIER_QUEUE 32
 #define COPIER_PIECE (UINT64_C (1) << 20)       /* bytes per copy job */
+/* Bytes per read job: small enough that the qcow2 driver reads it in the
+ * calling worker (below its 1 MiB), large enough to cost little per job;
+ * at least one cluster of the layer (so no cluster is decompressed twice),
+ * and never more than the largest qcow2 cluster. */
+#define READ_PIECE (UINT64_C (512) << 10)
+#define READ_PIECE_MAX (UINT64_C (2) << 20)
 
-enum job_kind { JOB_COPY, JOB_PUNCH };
+enum job_kind { JOB_COPY, JOB_PUNCH, JOB_READ };
 
 struct job {
   enum job_kind kind;
-  int src_fd, dst_fd;           /* JOB_PUNCH: dst_fd only */
-  uint64_t len, offset;
+  int src_fd, dst_fd;           /* JOB_PUNCH: dst_fd only; JOB_READ:
+                                 * src_fd -1 when LAYER reads */
+  uint64_t len, offset;         /* in DST_FD (and, JOB_READ, the disk) */
+  uint64_t src_offset;          /* JOB_COPY, JOB_READ from SRC_FD */
+  struct layer *layer;          /* JOB_READ through this layer, or NULL */
 };
 
 struct copier {
@@ -55,14 +73,38 @@ struct copier {
   bool stop;
   int error;                    /* the first -errno, 0 */
   enum job_kind error_kind;     /* ... and what failed */
+  uint8_t *inline_buf;          /* read jobs run inline: their buffer */
 };
 
+/* Read the piece J names into *BUF (READ_PIECE_MAX bytes, made on first
+ * use, owned by the running thread) and write it out. */
 static int
-run_job (const struct addcow_io *io, const struct job *j)
+run_read (const struct addcow_io *io, const struct job *j, uint8_t **buf)
 {
-  if (j->kind == JOB_PUNCH)
+  struct source s = { .fd = j->src_fd, .len = j->len,
+                      .file_offset = j->src_offset, .layer = j->layer };
+  int r;
+
+  if (!*buf && !(*buf = malloc ((size_t) READ_PIECE_MAX)))
+    return -ENOMEM;
+  if ((r = source_read (&s, io, *buf, (size_t) j->len, j->offset)) < 0)
+    return r;
+  return io_write (io, j->dst_fd, *buf, (size_t) j->len, j->offset);
+}
+
+static int
+run_job (const struct addcow_io *io, const struct job *j, uint8_t **buf)
+{
+  switch (j->kind) {
+  case JOB_PUNCH:
     return punch_if_possible (io, j->dst_fd, j->offset, j->len);
-  return io_copy (io, j->src_fd, j->dst_fd, j->len, j->offset);
+  case JOB_READ:
+    return run_read (io, j, buf);
+  case JOB_COPY:
+    break;
+  }
+  return io_copy_at (io, j->src_fd, j->src_offset, j->dst_fd, j->offset,
+                     j->len);
 }
 
 static void
@@ -78,6 +120,7 @@ static void *
 worker (void *arg)
 {
   struct copier *c = arg;
+  uint8_t *buf = NULL;          /* this worker's, for read jobs */
   struct job j;
   int r;
 
@@ -94,7 +137,7 @@ worker (void *arg)
     pthread_cond_signal (&c->space);
     if (c->error == 0) {        /* after an error, drop the rest */
       pthread_mutex_unlock (&c->lock);
-      r = run_job (&c->io, &j);
+      r = run_job (&c->io, &j, &buf);
       pthread_mutex_lock (&c->lock);
       record_error (c, r, j.kind);
     }
@@ -102,6 +145,7 @@ worker (void *arg)
       pthread_cond_broadcast (&c->idle);
   }
   pthread_mutex_unlock (&c->lock);
+  free (buf);
   return NULL;
 }
 
@@ -148,7 +192,7 @@ run_queued (struct copier *c)
     c->head = (c->head + 1) % COPIER_QUEUE;
     c->count--;
     if (c->error == 0)
-      record_error (c, run_job (&c->io, &j), j.kind);
+      record_error (c, run_job (&c->io, &j, &c->inline_buf), j.kind);
   }
 }
 
@@ -176,22 +220,55 @@ submit (struct copier *c, const struct job *j)
   return r;
 }
 
+/* Queue J for [offset, offset+len) in pieces of at most PIECE bytes (a
+ * power of two) that end on its multiples, J's source moving along. */
+static int
+submit_pieces (struct copier *c, struct job *j, uint64_t len,
+               uint64_t offset, uint64_t piece)
+{
+  int r;
+
+  while (len > 0) {
+    j->offset = offset;
+    j->len = min_u64 (len, piece - (offset & (piece - 1)));
+    if ((r = submit (c, j)) < 0)
+      return r;
+    offset += j->len;
+    j->src_offset += j->len;
+    len -= j->len;
+  }
+  return 0;
+}
+
 int
 copier_copy (struct copier *c, int src_fd, int dst_fd, uint64_t len,
              uint64_t offset)
 {
-  struct job j = { .kind = JOB_COPY, .src_fd = src_fd, .dst_fd = dst_fd };
-  int r;
+  return copier_copy_at (c, src_fd, offset, dst_fd, len, offset);
+}
 
-  while (len > 0) {
-    j.offset = offset;
-    j.len = min_u64 (len, COPIER_PIECE);
-    if ((r = submit (c, &j)) < 0)
-      return r;
-    offset += j.len;
-    len -= j.len;
-  }
-  return 0;
+int
+copier_copy_at (struct copier *c, int src_fd, uint64_t src_offset,
+                int dst_fd, uint64_t len, uint64_t offset)
+{
+  struct job j = { .kind = JOB_COPY, .src_fd = src_fd, .dst_fd = dst_fd,
+                   .src_offset = src_offset };
+
+  return submit_pieces (c, &j, len, offset, COPIER_PIECE);
+}
+
+int
+copier_read (struct copier *c, const struct source *s, int dst_fd,
+             uint64_t offset)
+{
+  struct job j = { .kind = JOB_READ, .src_fd = s->layer ? -1 : s->fd,
+                   .dst_fd = dst_fd, .src_offset = s->file_offset,
+                   .layer = s->layer };
+  uint64_t piece = READ_PIECE;
+
+  while (s->layer && piece < s->layer->cluster_size && piece < READ_PIECE_MAX)
+    piece <<= 1;
+  return submit_pieces (c, &j, s->len, offset, piece);
 }
 
 int
@@ -245,5 +322,6 @@ copier_free (struct copier *c)
   pthread_cond_destroy (&c->space);
   pthread_cond_destroy (&c->work);
   pthread_mutex_destroy (&c->lock);
+  free (c->inline_buf);
   free (c);
 }

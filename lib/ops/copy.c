@@ -202,26 +202,19 @@ copy_to_file (struct copier *c, int src_fd, int dst_fd, uint64_t dst_size,
   return 0;
 }
 
-/* Data that is not in place: through a buffer, a piece at a time. */
-static int
-copy_through_buffer (const struct addcow_io *io, const struct source *s,
-                     int dst_fd, uint64_t offset)
+/* Can a copy from FILE_OFFSET to OFFSET of DST_FD share extents?  Only
+ * where both are on a block boundary of its file system; elsewhere
+ * copy_file_range copies bytes in the kernel, and a read job, on the
+ * copier's threads, does as well. */
+static bool
+blocks_line_up (int dst_fd, uint64_t file_offset, uint64_t offset)
 {
-  uint64_t done, n;
-  struct source piece = *s;
-  uint8_t *buf = malloc ((size_t) min_u64 (s->len, COPY_BOUNCE_BYTES));
-  int r = 0;
+  struct stat st;
 
-  if (!buf)
-    return -ENOMEM;
-  for (done = 0; done < s->len && r == 0; done += n) {
-    n = min_u64 (s->len - done, COPY_BOUNCE_BYTES);
-    piece.file_offset = s->file_offset + done;
-    if ((r = source_read (&piece, io, buf, (size_t) n, offset + done)) == 0)
-      r = io_write (io, dst_fd, buf, (size_t) n, offset + done);
-  }
-  free (buf);
-  return r;
+  if (fstat (dst_fd, &st) < 0 || st.st_blksize <= 0)
+    return false;
+  return file_offset % (uint64_t) st.st_blksize == 0
+    && offset % (uint64_t) st.st_blksize == 0;
 }
 
 int
@@ -232,7 +225,10 @@ copy_source (struct copier *c, const struct source *s, int dst_fd,
     return copy_to_file (c, -1, dst_fd, dst_size, s->len, offset);
   if (s->fd >= 0 && s->file_offset == offset)
     return copier_copy (c, s->fd, dst_fd, s->len, offset);
-  return copy_through_buffer (copier_io (c), s, dst_fd, offset);
+  if (s->fd >= 0 && blocks_line_up (dst_fd, s->file_offset, offset))
+    return copier_copy_at (c, s->fd, s->file_offset, dst_fd, s->len,
+                           offset);
+  return copier_read (c, s, dst_fd, offset);
 }
 
 void

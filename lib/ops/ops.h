@@ -81,6 +81,15 @@ int copier_new (const struct addcow_io *io, struct copier **cp);
  * DST_FD (zeros past the end of SRC_FD), in pieces. */
 int copier_copy (struct copier *c, int src_fd, int dst_fd, uint64_t len,
                  uint64_t offset);
+/* The same from SRC_OFFSET of SRC_FD to OFFSET of DST_FD. */
+int copier_copy_at (struct copier *c, int src_fd, uint64_t src_offset,
+                    int dst_fd, uint64_t len, uint64_t offset);
+/* Queue reading the data run S (at disk offset OFFSET: through S->layer,
+ * or from S->fd at S->file_offset) into buffers of the worker threads and
+ * writing it to the same offset of DST_FD, in pieces read in parallel.
+ * S->layer must stay open until copier_wait. */
+int copier_read (struct copier *c, const struct source *s, int dst_fd,
+                 uint64_t offset);
 /* Queue punch_if_possible of [offset, offset+len) of FD. */
 int copier_punch (struct copier *c, int fd, uint64_t offset, uint64_t len);
 /* Wait until every queued job is done; the first error.  *PUNCH_FAILED
@@ -99,8 +108,10 @@ void copier_free (struct copier *c);
 int copy_to_file (struct copier *c, int src_fd, int dst_fd,
                   uint64_t dst_size, uint64_t len, uint64_t offset);
 /* Copy the source run S (at disk offset OFFSET) to the same offset of
- * DST_FD (DST_SIZE bytes): data in place queued on the copier, data from
- * elsewhere through a buffer, zeros as copy_to_file writes them. */
+ * DST_FD (DST_SIZE bytes), all of it queued on the copier: data in a file
+ * as copies (copy_file_range, which shares extents where it can), data
+ * through a layer or at an offset no extent can be shared from as read
+ * jobs; zeros as copy_to_file writes them. */
 int copy_source (struct copier *c, const struct source *s, int dst_fd,
                  uint64_t dst_size, uint64_t offset);
 /* Ask the kernel to start reading [offset, offset+len) of FD (a hint: no

@@ -183,7 +183,7 @@ read_compressed (struct qcow2 *q, struct zbuf *z, const struct qcow2_map *m,
 static int
 read_serial (struct qcow2 *q, uint8_t *buf, size_t count, uint64_t offset)
 {
-  struct zbuf z = { NULL, NULL, { NULL, false, NULL } };
+  struct zbuf z = { NULL, NULL, { NULL, NULL } };
   struct qcow2_map m;
   int r = 0;
 

@@ -8,7 +8,7 @@
  *   qcow2-table.c     the L1/L2 lookup through a bounded cache of table
  *                     clusters, and the decoding of one L2 entry;
  *   qcow2-compress.c  one compressed cluster back to its bytes (deflate
- *                     through zlib, zstd through libzstd);
+ *                     through libdeflate, zstd through libzstd);
  *   qcow2-layer.c     the driver: open, block_status, read, close.
  * All numbers on disk are big-endian.
  */
@@ -169,8 +169,7 @@ int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
 
 /* Decompression contexts, made on first use and reused: one per thread. */
 struct qcow2_unzip {
-  struct z_stream_s *z;
-  bool z_ready;
+  struct libdeflate_decompressor *deflate;
   struct ZSTD_DCtx_s *zd;
 };
 void qcow2_unzip_init (struct qcow2_unzip *u);

@@ -31,11 +31,11 @@ setup() {
   [[ ${DEB##*/} == "addcow-img_0."*"_$(dpkg --print-architecture).deb" ]]
 }
 
-@test "its Depends come from dpkg-shlibdeps: the C library, Jansson, zlib, zstd" {
+@test "its Depends come from dpkg-shlibdeps: the C library, libdeflate, Jansson, zstd" {
   run dpkg-deb -f "$DEB" Package Depends Recommends
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = "Package: addcow-img" ]
-  [[ ${lines[1]} =~ ^Depends:\ libc6\ \(\>=\ [0-9.]+\),\ libjansson4\ \(\>=\ [0-9.]+\),\ libzstd1\ \(\>=\ [0-9.~+a-z-]+\),\ zlib1g\ \(\>=\ [0-9.:~+a-z-]+\)$ ]] \
+  [[ ${lines[1]} =~ ^Depends:\ libc6\ \(\>=\ [0-9.]+\),\ libdeflate0\ \(\>=\ [0-9.]+\),\ libjansson4\ \(\>=\ [0-9.]+\),\ libzstd1\ \(\>=\ [0-9.~+a-z-]+\)$ ]] \
     || { echo "${lines[1]}"; false; }
   [ "${lines[2]}" = "Recommends: nbdkit" ]
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -388,6 +389,264 @@ START_TEST (test_commit_punch_failure_named)
 }
 END_TEST
 
+/* ---- read jobs: data through a layer's driver ------------------------- */
+
+/* A layer whose bytes are pattern 11 at their disk offsets, read on any
+ * thread; it fails with -EIO at FAIL_AT (if set) and counts the reads
+ * made by the calling thread and the largest one. */
+struct fake {
+  struct layer layer;
+  pthread_t caller;
+  uint64_t fail_at;             /* UINT64_MAX: never */
+  unsigned in_caller;           /* atomic */
+  size_t largest;               /* atomic */
+};
+
+static int
+fake_read (struct layer *l, void *buf, size_t count, uint64_t offset)
+{
+  struct fake *f = l->priv;
+  size_t big = __atomic_load_n (&f->largest, __ATOMIC_RELAXED);
+
+  while (count > big
+         && !__atomic_compare_exchange_n (&f->largest, &big, count, false,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+  if (pthread_equal (pthread_self (), f->caller))
+    __atomic_add_fetch (&f->in_caller, 1, __ATOMIC_RELAXED);
+  if (f->fail_at >= offset && f->fail_at < offset + count)
+    return -EIO;
+  tu_fill (buf, count, 11, offset);
+  return 0;
+}
+
+static const struct layer_ops fake_ops = { .format = "fake",
+                                           .read = fake_read };
+
+static void
+fake_init (struct fake *f, uint32_t cluster_size)
+{
+  memset (f, 0, sizeof *f);
+  f->layer = (struct layer) { .ops = &fake_ops, .priv = f,
+    .size = DST_SIZE, .filename = "fake", .cluster_size = cluster_size };
+  f->caller = pthread_self ();
+  f->fail_at = UINT64_MAX;
+}
+
+static struct source
+layer_run (struct fake *f, uint64_t len)
+{
+  return (struct source) { .fd = -1, .len = len, .layer = &f->layer };
+}
+
+/* Hundreds of runs of odd sizes and places through copy_source: every
+ * byte lands where it belongs, every read runs on a worker thread, in
+ * pieces of at most a cluster or 512 KiB (below the size the qcow2 driver
+ * splits over threads of its own). */
+START_TEST (test_read_jobs_byte_exact)
+{
+  struct copier *c = new_copier (NULL);
+  struct fake f;
+  struct source s;
+  uint8_t *model, *got;
+  uint64_t off = 0, run;
+  size_t len;
+  unsigned i;
+
+  fake_init (&f, 65536);
+  model = tu_read_file (dst_path, &len);
+  for (i = 0; off < DST_SIZE; i++) {
+    run = min_u64 (DST_SIZE - off, 4096 + (uint64_t) (i * 7919) % 1800000);
+    s = layer_run (&f, run);
+    ck_assert_int_eq (copy_source (c, &s, dst_fd, DST_SIZE, off), 0);
+    tu_fill (model + off, run, 11, off);
+    off += run;
+  }
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  copier_free (c);
+  got = tu_read_file (dst_path, &len);
+  ck_assert_uint_eq (len, DST_SIZE);
+  ck_assert (memcmp (got, model, DST_SIZE) == 0);
+  ck_assert_uint_eq (f.in_caller, 0);
+  ck_assert_uint_eq (f.largest, 512u << 10);
+  free (got);
+  free (model);
+}
+END_TEST
+
+/* A layer with 2 MiB clusters is read a whole cluster at a time. */
+START_TEST (test_read_piece_covers_a_cluster)
+{
+  struct copier *c = new_copier (NULL);
+  struct fake f;
+  struct source s;
+
+  fake_init (&f, 2u << 20);
+  s = layer_run (&f, 8u << 20);
+  ck_assert_int_eq (copier_read (c, &s, dst_fd, 0), 0);
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  copier_free (c);
+  ck_assert_uint_eq (f.largest, 2u << 20);
+}
+END_TEST
+
+/* A read that fails sticks as any job's error: copier_wait reports it,
+ * later jobs are refused with it, and nothing past it is written. */
+START_TEST (test_read_job_error_sticks)
+{
+  struct copier *c = new_copier (NULL);
+  struct fake f;
+  struct source s;
+  bool punch_failed = true;
+
+  fake_init (&f, 65536);
+  f.fail_at = 3u << 20;
+  s = layer_run (&f, 4u << 20);
+  ck_assert_int_eq (copier_read (c, &s, dst_fd, 0), 0);
+  ck_assert_int_eq (copier_wait (c, &punch_failed), -EIO);
+  ck_assert (!punch_failed);
+  s = layer_run (&f, 4096);
+  ck_assert_int_eq (copy_source (c, &s, dst_fd, DST_SIZE, 0), -EIO);
+  copier_free (c);
+}
+END_TEST
+
+/* A user's table: read jobs too run late, in order, in the calling
+ * thread, each write seen by the table in turn. */
+static ssize_t
+logged_pwrite (void *opaque, int fd, const void *buf, size_t count,
+               off_t offset)
+{
+  struct log *log = opaque;
+
+  if (!pthread_equal (pthread_self (), log->caller))
+    log->other_thread = true;
+  if (log->n < 64)
+    log->offsets[log->n++] = offset;
+  return pwrite (fd, buf, count, offset);
+}
+
+START_TEST (test_read_jobs_user_table_in_order)
+{
+  struct log log = { .caller = pthread_self () };
+  struct addcow_io user = { .opaque = &log, .pwrite = logged_pwrite };
+  struct copier *c = new_copier (&user);
+  struct fake f;
+  struct source s;
+  uint8_t *got, *want = malloc (1u << 20);
+  size_t len;
+  unsigned i;
+
+  fake_init (&f, 65536);
+  for (i = 0; i < 4; i++) {
+    s = layer_run (&f, 256u << 10);
+    ck_assert_int_eq (copier_read (c, &s, dst_fd,
+                                   (uint64_t) (3 - i) * (256u << 10)), 0);
+  }
+  ck_assert_uint_eq (log.n, 0);                 /* not yet */
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  ck_assert_uint_eq (log.n, 4);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq (log.offsets[i], (off_t) (3 - i) * (256 << 10));
+  ck_assert (!log.other_thread);
+  ck_assert_uint_eq (f.in_caller, 4);
+  copier_free (c);
+  got = tu_read_file (dst_path, &len);
+  tu_fill (want, 1u << 20, 11, 0);
+  ck_assert (memcmp (got, want, 1u << 20) == 0);
+  free (got);
+  free (want);
+}
+END_TEST
+
+/* ---- data of a file at another offset --------------------------------- */
+
+/* A run of SRC at another offset of DST, on a block boundary or off one
+ * (then through a read job), and one past SRC's end (zeros): the bytes. */
+START_TEST (test_copy_between_offsets)
+{
+  static const struct { uint64_t from, to, len; } runs[] = {
+    { 65536, 8u << 20, 3u << 20 },              /* blocks line up */
+    { 4096, 0, 1u << 20 },
+    { 1000, 12u << 20, (1u << 20) + 333 },      /* they do not */
+    { 7, (16u << 20) + 5, 70000 },
+    { SRC_SIZE - 4096, 20u << 20, 12288 },      /* past SRC's end */
+  };
+  struct copier *c = new_copier (NULL);
+  struct source s;
+  uint8_t *model, *got;
+  size_t len;
+  unsigned i;
+
+  model = tu_read_file (dst_path, &len);
+  for (i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    uint64_t in = min_u64 (runs[i].len, SRC_SIZE - runs[i].from);
+    s = (struct source) { .fd = src_fd, .len = runs[i].len,
+                          .file_offset = runs[i].from };
+    ck_assert_int_eq (copy_source (c, &s, dst_fd, DST_SIZE, runs[i].to), 0);
+    tu_fill (model + runs[i].to, in, 7, runs[i].from);
+    memset (model + runs[i].to + in, 0, runs[i].len - in);
+  }
+  ck_assert_int_eq (copier_wait (c, NULL), 0);
+  copier_free (c);
+  got = tu_read_file (dst_path, &len);
+  ck_assert_uint_eq (len, DST_SIZE);
+  ck_assert (memcmp (got, model, DST_SIZE) == 0);
+  free (got);
+  free (model);
+}
+END_TEST
+
+/* Flatten an overlay over a compressed qcow2 (qemu-img convert -c: text
+ * clusters compressed, the pattern's stored as they are) in tiny batches:
+ * the qcow2 driver's reads run on several worker threads at once (under
+ * TSan in unit/copier-tsan), and the image file is the disk byte for
+ * byte. */
+#define QSIZE (UINT64_C (12) << 20)
+
+START_TEST (test_flatten_over_compressed_qcow2)
+{
+  struct addcow_rebase_opts ro = ADDCOW_REBASE_OPTS_INIT;
+  char *golden = tu_join (dir, "golden.raw"), *raw = tu_join (dir, "q.raw");
+  char *top = tu_join (dir, "q.add-cow"), *cmd;
+  uint8_t *disk = malloc (QSIZE), *got;
+  struct addcow *img;
+  uint64_t off;
+  size_t len;
+  FILE *f;
+
+  for (off = 0; off < QSIZE; off += 64) {      /* lines of text */
+    char line[65];
+    snprintf (line, sizeof line, "%-63llu\n",
+              (unsigned long long) (off * 2654435761u % 1000003));
+    memcpy (disk + off, line, 64);
+  }
+  tu_fill (disk + (4u << 20), 2u << 20, 7, 0);  /* incompressible */
+  memset (disk + (8u << 20), 0, 1u << 20);      /* zeros */
+  ck_assert ((f = fopen (golden, "wb")) != NULL);
+  ck_assert_uint_eq (fwrite (disk, 1, QSIZE, f), QSIZE);
+  ck_assert_int_eq (fclose (f), 0);
+  ck_assert_int_ge (asprintf (&cmd, "qemu-img convert -c -O qcow2 %s "
+                              "%s/golden.qcow2", golden, dir), 0);
+  ck_assert_int_eq (system (cmd), 0);
+  free (cmd);
+  tu_create (top, "q.raw", "golden.qcow2", "qcow2", LCS, QSIZE);
+  img = tu_open (top, true);
+  tu_fill (disk + 3 * LCS, LCS, 5, 0);          /* one cluster of its own */
+  ck_assert_int_eq (addcow_pwrite (img, disk + 3 * LCS, LCS, 3 * LCS), 0);
+  ck_assert_int_eq (addcow_close (img), 0);
+  ck_assert_int_eq (rebase_run (top, &ro, 4 * LCS), 0);
+  got = tu_read_file (raw, &len);
+  ck_assert_uint_eq (len, QSIZE);
+  ck_assert (memcmp (got, disk, QSIZE) == 0);
+  free (got);
+  free (disk);
+  free (top);
+  free (raw);
+  free (golden);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -405,6 +664,12 @@ suite (void)
   tcase_add_test (tc, test_free_null_and_idle);
   tcase_add_test (tc, test_commit_and_flatten_on_threads);
   tcase_add_test (tc, test_commit_punch_failure_named);
+  tcase_add_test (tc, test_read_jobs_byte_exact);
+  tcase_add_test (tc, test_read_piece_covers_a_cluster);
+  tcase_add_test (tc, test_read_job_error_sticks);
+  tcase_add_test (tc, test_read_jobs_user_table_in_order);
+  tcase_add_test (tc, test_copy_between_offsets);
+  tcase_add_test (tc, test_flatten_over_compressed_qcow2);
   suite_add_tcase (s, tc);
   return s;
 }
