@@ -10,6 +10,10 @@
  * file system then shares its extents); any other run goes through a
  * buffer.
  *
+ * Writeback of the target starts while the copy goes on (a batch at a
+ * time, well behind the copies still in flight), so that the final
+ * fdatasync waits for the last batches only, not for the whole disk.
+ *
  * Nothing that looks like a whole disk exists before the data is durable:
  *   raw:     written to DST.convert-PID-N beside DST, fdatasync'd, renamed
  *            over DST, the directory synced; on any failure or
@@ -42,6 +46,7 @@
 #include "internal.h"
 
 #define ZERO_BYTES (UINT64_C (1) << 20)   /* zeros written at a time */
+#define WRITEBACK_BATCH (UINT64_C (64) << 20) /* writeback started at once */
 
 struct conv {
   struct addcow *src;
@@ -52,6 +57,7 @@ struct conv {
   uint64_t dst_size;            /* of the target file */
   bool fresh;                   /* a new, empty (sparse) file */
   struct copier *copier;
+  uint64_t written_back;        /* writeback started below this offset */
   struct progress prog;
 };
 
@@ -82,6 +88,24 @@ convert_run (struct conv *c, const struct source *s, uint64_t offset)
   return copy_to_file (c->copier, -1, c->fd, c->dst_size, s->len, offset);
 }
 
+/* A hint, not a sync: ask the kernel to start writing back the batches of
+ * the target that lie more than a batch below POS (the copier's jobs in
+ * flight, at most a few MiB, are all above that); fdatasync still makes
+ * them durable.  Only on the system calls: a user's I/O table (the crash
+ * model) sees every byte it is given, and its fd may not be a file. */
+static void
+start_writeback (struct conv *c, uint64_t pos)
+{
+  if (!io_is_system (&c->src->io))
+    return;
+  while (pos >= c->written_back + 2 * WRITEBACK_BATCH) {
+    (void) sync_file_range (c->fd, (off64_t) c->written_back,
+                            (off64_t) WRITEBACK_BATCH,
+                            SYNC_FILE_RANGE_WRITE);
+    c->written_back += WRITEBACK_BATCH;
+  }
+}
+
 static int
 copy_disk (struct conv *c)
 {
@@ -101,6 +125,7 @@ copy_disk (struct conv *c)
                         (unsigned long long) pos, strerror (-r));
     if ((r = progress_add (&c->prog, s.len, c->src->filename)) < 0)
       return r;
+    start_writeback (c, pos + s.len);
   }
   if ((r = copier_wait (c->copier, &punch)) < 0)
     return set_error (-r, "%s: could not write: %s", c->dst, strerror (-r));
