@@ -39,6 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +61,7 @@ struct conv {
   bool fresh;                   /* a new, empty (sparse) file */
   struct copier *copier;
   uint64_t written_back;        /* writeback started below this offset */
+  bool clones_known, clones;    /* are the copies clones (reflinks)? */
   struct progress prog;
 };
 
@@ -88,17 +92,49 @@ convert_run (struct conv *c, const struct source *s, uint64_t offset)
   return copy_to_file (c->copier, -1, c->fd, c->dst_size, s->len, offset);
 }
 
+/* Is the first extent of [offset, offset+len) of FD shared with another
+ * file (copy_file_range cloned it)?  1 yes, 0 no, -1 no extent there. */
+static int
+first_extent_shared (int fd, uint64_t offset, uint64_t len)
+{
+  struct {
+    struct fiemap map;
+    struct fiemap_extent ext;
+  } q;
+
+  memset (&q, 0, sizeof q);
+  q.map.fm_start = offset;
+  q.map.fm_length = len;
+  q.map.fm_extent_count = 1;
+  if (ioctl (fd, FS_IOC_FIEMAP, &q.map) < 0)
+    return 0;
+  if (q.map.fm_mapped_extents == 0)
+    return -1;
+  return (q.ext.fe_flags & FIEMAP_EXTENT_SHARED) != 0;
+}
+
 /* A hint, not a sync: ask the kernel to start writing back the batches of
  * the target that lie more than a batch below POS (the copier's jobs in
  * flight, at most a few MiB, are all above that); fdatasync still makes
- * them durable.  Only on the system calls: a user's I/O table (the crash
- * model) sees every byte it is given, and its fd may not be a file. */
+ * them durable.  Only on the system calls (a user's I/O table, the crash
+ * model, sees every byte it is given), and not where the copies are
+ * clones (XFS with reflink, btrfs): they leave nothing to write back, and
+ * there the hints slowed a 4 GiB convert from 0.7 s to 1.2 s. */
 static void
 start_writeback (struct conv *c, uint64_t pos)
 {
-  if (!io_is_system (&c->src->io))
+  int shared;
+
+  if (c->clones || !io_is_system (&c->src->io))
     return;
   while (pos >= c->written_back + 2 * WRITEBACK_BATCH) {
+    if (!c->clones_known) {
+      shared = first_extent_shared (c->fd, c->written_back, WRITEBACK_BATCH);
+      c->clones_known = shared >= 0;
+      c->clones = shared == 1;
+      if (c->clones)
+        return;
+    }
     (void) sync_file_range (c->fd, (off64_t) c->written_back,
                             (off64_t) WRITEBACK_BATCH,
                             SYNC_FILE_RANGE_WRITE);
