@@ -10,6 +10,10 @@
  * file system then shares its extents); any other run goes through a
  * buffer.
  *
+ * Writeback of the target starts while the copy goes on (a batch at a
+ * time, well behind the copies still in flight), so that the final
+ * fdatasync waits for the last batches only, not for the whole disk.
+ *
  * Nothing that looks like a whole disk exists before the data is durable:
  *   raw:     written to DST.convert-PID-N beside DST, fdatasync'd, renamed
  *            over DST, the directory synced; on any failure or
@@ -35,6 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +49,7 @@
 #include "internal.h"
 
 #define ZERO_BYTES (UINT64_C (1) << 20)   /* zeros written at a time */
+#define WRITEBACK_BATCH (UINT64_C (64) << 20) /* writeback started at once */
 
 struct conv {
   struct addcow *src;
@@ -52,6 +60,8 @@ struct conv {
   uint64_t dst_size;            /* of the target file */
   bool fresh;                   /* a new, empty (sparse) file */
   struct copier *copier;
+  uint64_t written_back;        /* writeback started below this offset */
+  bool clones_known, clones;    /* are the copies clones (reflinks)? */
   struct progress prog;
 };
 
@@ -82,6 +92,56 @@ convert_run (struct conv *c, const struct source *s, uint64_t offset)
   return copy_to_file (c->copier, -1, c->fd, c->dst_size, s->len, offset);
 }
 
+/* Is the first extent of [offset, offset+len) of FD shared with another
+ * file (copy_file_range cloned it)?  1 yes, 0 no, -1 no extent there. */
+static int
+first_extent_shared (int fd, uint64_t offset, uint64_t len)
+{
+  struct {
+    struct fiemap map;
+    struct fiemap_extent ext;
+  } q;
+
+  memset (&q, 0, sizeof q);
+  q.map.fm_start = offset;
+  q.map.fm_length = len;
+  q.map.fm_extent_count = 1;
+  if (ioctl (fd, FS_IOC_FIEMAP, &q.map) < 0)
+    return 0;
+  if (q.map.fm_mapped_extents == 0)
+    return -1;
+  return (q.ext.fe_flags & FIEMAP_EXTENT_SHARED) != 0;
+}
+
+/* A hint, not a sync: ask the kernel to start writing back the batches of
+ * the target that lie more than a batch below POS (the copier's jobs in
+ * flight, at most a few MiB, are all above that); fdatasync still makes
+ * them durable.  Only on the system calls (a user's I/O table, the crash
+ * model, sees every byte it is given), and not where the copies are
+ * clones (XFS with reflink, btrfs): they leave nothing to write back, and
+ * there the hints slowed a 4 GiB convert from 0.7 s to 1.2 s. */
+static void
+start_writeback (struct conv *c, uint64_t pos)
+{
+  int shared;
+
+  if (c->clones || !io_is_system (&c->src->io))
+    return;
+  while (pos >= c->written_back + 2 * WRITEBACK_BATCH) {
+    if (!c->clones_known) {
+      shared = first_extent_shared (c->fd, c->written_back, WRITEBACK_BATCH);
+      c->clones_known = shared >= 0;
+      c->clones = shared == 1;
+      if (c->clones)
+        return;
+    }
+    (void) sync_file_range (c->fd, (off64_t) c->written_back,
+                            (off64_t) WRITEBACK_BATCH,
+                            SYNC_FILE_RANGE_WRITE);
+    c->written_back += WRITEBACK_BATCH;
+  }
+}
+
 static int
 copy_disk (struct conv *c)
 {
@@ -101,6 +161,7 @@ copy_disk (struct conv *c)
                         (unsigned long long) pos, strerror (-r));
     if ((r = progress_add (&c->prog, s.len, c->src->filename)) < 0)
       return r;
+    start_writeback (c, pos + s.len);
   }
   if ((r = copier_wait (c->copier, &punch)) < 0)
     return set_error (-r, "%s: could not write: %s", c->dst, strerror (-r));
