@@ -33,6 +33,7 @@
 
 #include "util/checked.h"
 #include "chain/layer.h"
+#include "image/image.h"
 #include "qcow2.h"
 
 #define PARALLEL_MIN_BYTES (UINT64_C (1) << 20) /* smaller reads: serial */
@@ -436,6 +437,7 @@ open_backing (struct qcow2 *q, unsigned depth, const struct layer_open *ctx)
     return r;
   if (!(q->backing_error = strdup (addcow_get_error ())))
     return set_error (ENOMEM, "%s: out of memory", q->file.path);
+  q->layer.backing_error = q->backing_error;
   return 0;
 }
 
@@ -483,4 +485,35 @@ qcow2_layer_open (const char *path, unsigned depth,
  fail:
   q_free (q);
   return r;
+}
+
+/* ---- the header, for info --------------------------------------------- */
+
+int
+addcow_get_qcow2_info (const struct addcow *img, unsigned depth,
+                       struct addcow_qcow2_info *info)
+{
+  const struct qcow2_header *h;
+  struct layer *l;
+
+  if (!img || !info || info->version != ADDCOW_QCOW2_INFO_VERSION)
+    return set_error (EINVAL, "addcow_get_qcow2_info: bad arguments");
+  if (!(l = chain_layer (img->top, depth)))
+    return set_error (EINVAL, "%s: the chain has no layer at depth %u",
+                      img->filename, depth);
+  if (l->ops != &qcow2_ops)
+    return set_error (ENOTSUP, "%s: not a qcow2 layer", l->filename);
+  h = &q_of (l)->h;
+  info->qcow2_version = h->version;
+  info->compat = h->version == 2 ? "0.10" : "1.1";
+  info->compression_type = h->compression == QCOW2_ZSTD ? "zstd" : "zlib";
+  info->lazy_refcounts = h->compatible & QCOW2_COMPAT_LAZY_REFCOUNTS;
+  info->refcount_bits = h->refcount_order <= QCOW2_MAX_REFCOUNT_ORDER
+                        ? 1u << h->refcount_order : 0;
+  info->data_file = h->data_file;
+  info->data_file_raw = h->data_file_raw;
+  info->corrupt = false;
+  info->extended_l2 = h->extended_l2;
+  info->dirty = h->incompatible & QCOW2_INCOMPAT_DIRTY;
+  return 0;
 }

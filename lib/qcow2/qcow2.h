@@ -45,6 +45,7 @@ be64_load (const uint8_t *p)
 #define QCOW2_MAX_L1_ENTRIES (UINT32_C (32) << 20 >> 3) /* 32 MiB, as qemu */
 #define QCOW2_MAX_NAME 1023             /* backing file name, as the spec */
 #define QCOW2_FMT_MAX 31                /* a backing format name */
+#define QCOW2_MAX_REFCOUNT_ORDER 6      /* 64-bit refcounts, as qemu */
 
 /* Incompatible feature bits. */
 #define QCOW2_INCOMPAT_DIRTY       (UINT64_C (1) << 0)
@@ -53,6 +54,8 @@ be64_load (const uint8_t *p)
 #define QCOW2_INCOMPAT_COMPRESSION (UINT64_C (1) << 3)
 #define QCOW2_INCOMPAT_EXTL2       (UINT64_C (1) << 4)
 #define QCOW2_INCOMPAT_KNOWN       (UINT64_C (0x1f))
+/* Compatible feature bits. */
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (UINT64_C (1) << 0)
 /* Autoclear bits. */
 #define QCOW2_AUTOCLEAR_DATA_FILE_RAW (UINT64_C (1) << 1)
 
@@ -68,6 +71,8 @@ struct qcow2_header {
   uint64_t compatible;
   uint64_t autoclear;
   uint32_t header_length;
+  uint32_t refcount_order;              /* as stored (4 in version 2);
+                                         * unchecked: only info shows it */
   enum qcow2_compression compression;
   bool extended_l2;
   bool data_file_raw;
