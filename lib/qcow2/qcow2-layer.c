@@ -127,6 +127,10 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
     break;
   case QCOW2_ZERO:
     run->kind = RUN_ZERO;
+    if (m.reserved) {           /* its place, for map's offset */
+      run->file_offset = m.host;
+      run->filename = data_file (q)->path;
+    }
     break;
   case QCOW2_DATA:
     run->kind = RUN_DATA;

@@ -204,8 +204,15 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
   else if (!t->h->extended_l2) {
     if ((entry & L2_ZERO) && t->h->version == 2)
       return bad_entry (t, guest, "zero flag in a version 2 image", entry);
-    if (entry & L2_ZERO)
+    if (entry & L2_ZERO) {
       m->kind = QCOW2_ZERO;
+      /* A zero cluster may keep its allocation (qemu's ZERO_ALLOC: an
+       * offset, not the data file's ambiguous 0): map names the place. */
+      if (host != 0 && (r = check_host (t, entry, host, guest)) < 0)
+        return r;
+      m->host = host != 0 ? host + in_cluster : 0;
+      m->reserved = host != 0;
+    }
     else if (!allocated)
       m->kind = QCOW2_UNALLOCATED;
     else if ((r = check_host (t, entry, host, guest)) < 0)
@@ -234,9 +241,9 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
     end = last * sc_size;
     m->kind = state == 1 ? QCOW2_DATA : state == 2 ? QCOW2_ZERO
       : QCOW2_UNALLOCATED;
-    if (state == 1 || (state == 0 && allocated))
+    if (allocated)
       m->host = host + in_cluster;
-    m->reserved = state == 0 && allocated;
+    m->reserved = state != 1 && allocated;
   }
   m->len = end - in_cluster;
   /* Never past the virtual size. */

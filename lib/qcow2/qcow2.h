@@ -115,9 +115,10 @@ struct qcow2_map {
   uint64_t host;                /* DATA: where the run starts in the data
                                  * file; COMPRESSED: the compressed bytes */
   uint64_t csize;               /* COMPRESSED: bytes to read at host */
-  bool reserved;                /* UNALLOCATED subclusters of an allocated
-                                 * cluster (extended L2): host is their
-                                 * place in the data file */
+  bool reserved;                /* UNALLOCATED or ZERO (sub)clusters that
+                                 * keep an allocated place (extended L2, or
+                                 * a zero cluster with an offset): host is
+                                 * that place in the data file */
   uint64_t len;                 /* > 0: bytes from the offset asked for
                                  * that share this description (to the end
                                  * of the cluster, or of the subcluster

@@ -252,3 +252,27 @@ $(sed '1d; $d' <<<"$want")
         x.qcow2 >/dev/null
     same_map x.qcow2
 }
+
+@test "qcow2 map: zero clusters that keep their allocation have an offset" {
+    need_qemu
+    # write -z over allocated clusters keeps their place (qemu's
+    # ZERO_ALLOC): "zero": true, "data": false and the offset.
+    qemu-img create -q -f qcow2 z.qcow2 1M
+    qemu-io -f qcow2 -c 'write -P 1 0 320k' -c 'write -z 64k 128k' \
+        -c 'write -z 256k 32k' z.qcow2 >/dev/null
+    same_map z.qcow2
+    # Extended L2: zero subclusters of an allocated cluster.
+    qemu-img create -q -f qcow2 -o extended_l2=on zx.qcow2 1M
+    qemu-io -f qcow2 -c 'write -P 1 0 256k' -c 'write -z 64k 64k' \
+        -c 'write -z 192k 32k' zx.qcow2 >/dev/null
+    same_map zx.qcow2
+    # An external data file: offset 0 of it is ambiguous, qemu shows none.
+    qemu-img create -q -f qcow2 -o data_file=zd.data zd.qcow2 1M
+    qemu-io -f qcow2 -c 'write -P 1 0 256k' -c 'write -z 0 64k' \
+        -c 'write -z 128k 64k' zd.qcow2 >/dev/null
+    same_map zd.qcow2
+    # Under a qcow2 overlay, as the lower layer of the chain.
+    qemu-img create -q -f qcow2 -b z.qcow2 -F qcow2 ztop.qcow2
+    qemu-io -f qcow2 -c 'write -P 2 128k 64k' ztop.qcow2 >/dev/null
+    same_map ztop.qcow2
+}
