@@ -66,35 +66,28 @@ data_file (const struct qcow2 *q)
 
 /* ---- block status ------------------------------------------------------ */
 
-static bool
-continues (const struct qcow2_map *run, const struct qcow2_map *next)
-{
-  if (next->kind != run->kind || next->reserved != run->reserved)
-    return false;
-  return (run->kind != QCOW2_DATA && !run->reserved)
-         || next->host == run->host + run->len;
-}
-
 /* The run at OFFSET, at most MAX bytes, merging neighbours that continue
- * it (compressed ones only when MERGE_COMPRESSED). */
+ * it (compressed ones only when MERGE_COMPRESSED): one L2 table at a
+ * time, the next one only when the run reaches the end of a table. */
 static int
 map_run (struct qcow2 *q, uint64_t offset, uint64_t max,
          bool merge_compressed, struct qcow2_map *run)
 {
+  uint64_t table_bytes = (uint64_t) q->t.l2_entries * q->t.cluster_size;
   struct qcow2_map next;
-  int r = qcow2_lookup (&q->t, offset, run);
+  int r = qcow2_lookup_run (&q->t, offset, max, merge_compressed, run);
 
   if (r < 0)
     return r;
-  while (run->len < max
+  while (run->len < max && (offset + run->len) % table_bytes == 0
          && (run->kind != QCOW2_COMPRESSED || merge_compressed)) {
-    if ((r = qcow2_lookup (&q->t, offset + run->len, &next)) < 0)
+    if ((r = qcow2_lookup_run (&q->t, offset + run->len, max - run->len,
+                               merge_compressed, &next)) < 0)
       return r;
-    if (!continues (run, &next))
+    if (!qcow2_continues (run, &next))
       break;
     run->len += next.len;
   }
-  run->len = min_u64 (run->len, max);
   return 0;
 }
 

@@ -160,13 +160,22 @@ int qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
                        bool has_data_file, const char *file,
                        const struct qcow2_header *h);
 void qcow2_tables_free (struct qcow2_tables *t);
-/* What guest OFFSET (< the virtual size) maps to.  0, or -errno with
- * "FILE: what is wrong" set (a bad table entry, a failed read). */
-int qcow2_lookup (struct qcow2_tables *t, uint64_t offset,
-                  struct qcow2_map *m);
+/* What guest OFFSET (< the virtual size) maps to, merged with the
+ * (sub)clusters after it *in the same L2 table* that continue it
+ * (qcow2_continues), up to MAX (> 0) bytes; a compressed cluster is not
+ * merged with the next unless MERGE_COMPRESSED.  One pass over the table
+ * under one lock, the unallocated entries skipped without decoding.  0,
+ * or -errno with "FILE: what is wrong" set (a bad table entry, a failed
+ * read). */
+int qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
+                      bool merge_compressed, struct qcow2_map *m);
+/* Does NEXT, the description of the bytes just after RUN, continue it
+ * (same kind; for data or a reserved place, the host offsets follow)? */
+bool qcow2_continues (const struct qcow2_map *run,
+                      const struct qcow2_map *next);
 /* Decode one L2 entry (and its subcluster bitmap, extended L2) for the
  * guest cluster starting at GUEST, for the bytes at IN_CLUSTER of it.
- * Pure, for qcow2_lookup and the tests. */
+ * Pure, for qcow2_lookup_run and the tests. */
 int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
                      uint64_t bitmap, uint64_t guest, uint32_t in_cluster,
                      struct qcow2_map *m);
