@@ -151,12 +151,42 @@ static json_t *combined_path (const char *base, const char *name)
   return path;
 }
 
-/* A layer of another format (raw, qcow2), as qemu-img shows one; the
- * qcow2 format-specific data (compat, refcount bits ...) is left out:
- * the library does not report it.  Its actual size is that of its own
- * file, as qemu-img counts it (not of a qcow2's external data file). */
-static json_t *layer_info (const struct addcow_layer_info *l)
+/* format-specific of a qcow2 layer: qemu's ImageInfoSpecificQCow2, its
+ * members in qemu's order (version 2 has no feature bits to show). */
+static json_t *qcow2_specific (const struct addcow_qcow2_info *q)
 {
+  json_t *specific = json_object (), *data = json_object ();
+
+  set_str (data, "compat", q->compat);
+  set_str (data, "compression-type", q->compression_type);
+  if (q->qcow2_version >= 3)
+    json_object_set_new (data, "lazy-refcounts",
+                         json_boolean (q->lazy_refcounts));
+  set_int (data, "refcount-bits", q->refcount_bits);
+  if (q->qcow2_version >= 3) {
+    if (q->data_file)
+      set_str (data, "data-file", q->data_file);
+    if (q->data_file)
+      json_object_set_new (data, "data-file-raw",
+                           json_boolean (q->data_file_raw));
+    json_object_set_new (data, "corrupt", json_boolean (q->corrupt));
+    json_object_set_new (data, "extended-l2",
+                         json_boolean (q->extended_l2));
+  }
+  set_str (specific, "type", "qcow2");
+  json_object_set_new (specific, "data", data);
+  return specific;
+}
+
+/* A layer of another format (raw, qcow2) of IMG's chain, as qemu-img
+ * shows one.  Its actual size is that of its own file, as qemu-img counts
+ * it (not of a qcow2's external data file). */
+static json_t *layer_info (const struct addcow *img,
+                           const struct addcow_layer_info *l)
+{
+  struct addcow_qcow2_info q = ADDCOW_QCOW2_INFO_INIT;
+  bool qcow2 = strcmp (l->format, "qcow2") == 0
+               && addcow_get_qcow2_info (img, l->depth, &q) == 0;
   json_t *info = json_object ();
   struct stat st;
   uint64_t actual = l->actual_size;
@@ -172,12 +202,14 @@ static json_t *layer_info (const struct addcow_layer_info *l)
     set_int (info, "cluster-size", l->cluster_size);
   set_str (info, "format", l->format);
   set_int (info, "actual-size", actual);
+  if (qcow2)
+    json_object_set_new (info, "format-specific", qcow2_specific (&q));
   if (l->backing_name) {
     json_object_set_new (info, "full-backing-filename",
                          combined_path (l->filename, l->backing_name));
     set_str (info, "backing-filename", l->backing_name);
   }
-  json_object_set_new (info, "dirty-flag", json_false ());
+  json_object_set_new (info, "dirty-flag", json_boolean (qcow2 && q.dirty));
   return info;
 }
 
@@ -193,7 +225,7 @@ static json_t *any_layer_info (const struct addcow *img, unsigned depth,
     l.filename = filename;
   if (l.image)
     return addcow_info (l.image, l.filename);
-  return layer_info (&l);
+  return layer_info (img, &l);
 }
 
 static const char *get_str (const json_t *obj, const char *key)
@@ -227,6 +259,8 @@ static void print_human (const json_t *info)
   if (json_object_get (info, "cluster-size"))
     printf ("cluster_size: %llu\n",
             (unsigned long long) get_int (info, "cluster-size"));
+  if (json_is_true (json_object_get (info, "dirty-flag")))
+    printf ("cleanly shut down: no\n");
   if (backing) {
     printf ("backing file: %s", backing);
     if (full == NULL)

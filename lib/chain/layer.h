@@ -107,6 +107,9 @@ struct layer {
   const char *backing_name;     /* as stored in the file, or NULL; owned
                                  * by the layer */
   const char *backing_format;   /* as stored, or NULL */
+  const char *backing_error;    /* ADDCOW_OPEN_TOLERATE_BACKING: why the
+                                 * layer's backing chain could not be
+                                 * opened, or NULL; owned by the layer */
   dev_t dev;                    /* the identity of the layer's file (the */
   ino_t ino;                    /* add-cow file for add-cow) */
 };

@@ -581,7 +581,7 @@ addcow_get_backing_path (const struct addcow *img)
 }
 
 const char *addcow_get_backing_error (const struct addcow *img)
-{ return img->backing_error; }
+{ return other_top (img) ? img->top->backing_error : img->backing_error; }
 uint64_t addcow_get_backing_size (const struct addcow *img)
 { return img->backing_size; }
 

@@ -268,6 +268,36 @@ ADDCOW_API unsigned addcow_get_layer_count (const struct addcow *img);
 ADDCOW_API int addcow_get_layer (const struct addcow *img, unsigned depth,
                                  struct addcow_layer_info *info);
 
+/* The header of a qcow2 layer as qemu-img info shows it (its
+ * "format-specific" data, and the dirty bit behind "dirty-flag"). */
+struct addcow_qcow2_info {
+  unsigned version;             /* ADDCOW_QCOW2_INFO_VERSION (set by the
+                                 * caller: ADDCOW_QCOW2_INFO_INIT) */
+  unsigned qcow2_version;       /* 2 or 3 */
+  const char *compat;           /* "0.10" (version 2) or "1.1" */
+  const char *compression_type; /* "zlib" or "zstd" */
+  bool lazy_refcounts;          /* version 3 only */
+  unsigned refcount_bits;       /* 1 to 64; 0 for a width above 64 bits
+                                 * (qemu refuses such an image; a reader
+                                 * needs no refcounts) */
+  const char *data_file;        /* the external data file as stored, or
+                                 * NULL */
+  bool data_file_raw;
+  bool corrupt;                 /* always false: a corrupt image is refused */
+  bool extended_l2;
+  bool dirty;                   /* the dirty bit (not cleanly shut down) */
+};
+#define ADDCOW_QCOW2_INFO_VERSION 1
+#define ADDCOW_QCOW2_INFO_INIT { .version = ADDCOW_QCOW2_INFO_VERSION }
+
+/* Describe layer DEPTH of IMG's chain, a qcow2 layer.  0; -EINVAL for a
+ * depth past the chain or an unknown INFO->version; -ENOTSUP (message
+ * set) for a layer of another format.  The strings stay valid until
+ * addcow_close. */
+ADDCOW_API int addcow_get_qcow2_info (const struct addcow *img,
+                                      unsigned depth,
+                                      struct addcow_qcow2_info *info);
+
 /* ---------------------------------------------------------------------- */
 /* Block status, with the meaning of qemu-img map. */
 

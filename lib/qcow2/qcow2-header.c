@@ -8,7 +8,9 @@
  * inside the file, covering the virtual size, at most qemu's 32 MiB), the
  * extensions (each inside the header cluster) and the backing file name.
  * Refcounts, snapshots and bitmaps are never used, so their fields are
- * not looked at: a read-only reader does not need them to be sound.
+ * not looked at: a read-only reader does not need them to be sound; the
+ * refcount width is only copied, for info to show (unchecked: qemu
+ * refuses a width above 64 bits, a reader does not need it).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ enum {
   OFF_INCOMPAT = 72,
   OFF_COMPAT = 80,
   OFF_AUTOCLEAR = 88,
+  OFF_REFCOUNT_ORDER = 96,
   OFF_HEADER_LENGTH = 100,
   OFF_COMPRESSION = 104,
 };
@@ -101,8 +104,10 @@ decode_lengths (const uint8_t *buf, size_t len, const char *file,
 
   if (h->version == 2) {
     h->header_length = QCOW2_V2_HEADER_LENGTH;
+    h->refcount_order = 4;
     return 0;
   }
+  h->refcount_order = be32_load (buf + OFF_REFCOUNT_ORDER); /* any */
   h->header_length = be32_load (buf + OFF_HEADER_LENGTH);
   if (h->header_length < QCOW2_V3_HEADER_LENGTH
       || h->header_length % 8 != 0 || h->header_length > cluster_size

@@ -33,6 +33,7 @@
 
 #include "util/checked.h"
 #include "chain/layer.h"
+#include "image/image.h"
 #include "qcow2.h"
 
 #define PARALLEL_MIN_BYTES (UINT64_C (1) << 20) /* smaller reads: serial */
@@ -65,35 +66,28 @@ data_file (const struct qcow2 *q)
 
 /* ---- block status ------------------------------------------------------ */
 
-static bool
-continues (const struct qcow2_map *run, const struct qcow2_map *next)
-{
-  if (next->kind != run->kind || next->reserved != run->reserved)
-    return false;
-  return (run->kind != QCOW2_DATA && !run->reserved)
-         || next->host == run->host + run->len;
-}
-
 /* The run at OFFSET, at most MAX bytes, merging neighbours that continue
- * it (compressed ones only when MERGE_COMPRESSED). */
+ * it (compressed ones only when MERGE_COMPRESSED): one L2 table at a
+ * time, the next one only when the run reaches the end of a table. */
 static int
 map_run (struct qcow2 *q, uint64_t offset, uint64_t max,
          bool merge_compressed, struct qcow2_map *run)
 {
+  uint64_t table_bytes = (uint64_t) q->t.l2_entries * q->t.cluster_size;
   struct qcow2_map next;
-  int r = qcow2_lookup (&q->t, offset, run);
+  int r = qcow2_lookup_run (&q->t, offset, max, merge_compressed, run);
 
   if (r < 0)
     return r;
-  while (run->len < max
+  while (run->len < max && (offset + run->len) % table_bytes == 0
          && (run->kind != QCOW2_COMPRESSED || merge_compressed)) {
-    if ((r = qcow2_lookup (&q->t, offset + run->len, &next)) < 0)
+    if ((r = qcow2_lookup_run (&q->t, offset + run->len, max - run->len,
+                               merge_compressed, &next)) < 0)
       return r;
-    if (!continues (run, &next))
+    if (!qcow2_continues (run, &next))
       break;
     run->len += next.len;
   }
-  run->len = min_u64 (run->len, max);
   return 0;
 }
 
@@ -126,6 +120,10 @@ q_block_status (struct layer *l, uint64_t offset, uint64_t max,
     break;
   case QCOW2_ZERO:
     run->kind = RUN_ZERO;
+    if (m.reserved) {           /* its place, for map's offset */
+      run->file_offset = m.host;
+      run->filename = data_file (q)->path;
+    }
     break;
   case QCOW2_DATA:
     run->kind = RUN_DATA;
@@ -436,6 +434,7 @@ open_backing (struct qcow2 *q, unsigned depth, const struct layer_open *ctx)
     return r;
   if (!(q->backing_error = strdup (addcow_get_error ())))
     return set_error (ENOMEM, "%s: out of memory", q->file.path);
+  q->layer.backing_error = q->backing_error;
   return 0;
 }
 
@@ -483,4 +482,35 @@ qcow2_layer_open (const char *path, unsigned depth,
  fail:
   q_free (q);
   return r;
+}
+
+/* ---- the header, for info --------------------------------------------- */
+
+int
+addcow_get_qcow2_info (const struct addcow *img, unsigned depth,
+                       struct addcow_qcow2_info *info)
+{
+  const struct qcow2_header *h;
+  struct layer *l;
+
+  if (!img || !info || info->version != ADDCOW_QCOW2_INFO_VERSION)
+    return set_error (EINVAL, "addcow_get_qcow2_info: bad arguments");
+  if (!(l = chain_layer (img->top, depth)))
+    return set_error (EINVAL, "%s: the chain has no layer at depth %u",
+                      img->filename, depth);
+  if (l->ops != &qcow2_ops)
+    return set_error (ENOTSUP, "%s: not a qcow2 layer", l->filename);
+  h = &q_of (l)->h;
+  info->qcow2_version = h->version;
+  info->compat = h->version == 2 ? "0.10" : "1.1";
+  info->compression_type = h->compression == QCOW2_ZSTD ? "zstd" : "zlib";
+  info->lazy_refcounts = h->compatible & QCOW2_COMPAT_LAZY_REFCOUNTS;
+  info->refcount_bits = h->refcount_order <= QCOW2_MAX_REFCOUNT_ORDER
+                        ? 1u << h->refcount_order : 0;
+  info->data_file = h->data_file;
+  info->data_file_raw = h->data_file_raw;
+  info->corrupt = false;
+  info->extended_l2 = h->extended_l2;
+  info->dirty = h->incompatible & QCOW2_INCOMPAT_DIRTY;
+  return 0;
 }

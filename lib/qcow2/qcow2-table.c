@@ -73,17 +73,17 @@ qcow2_tables_free (struct qcow2_tables *t)
   pthread_mutex_destroy (&t->lock);
 }
 
-/* Copy LEN bytes at POS of the table cluster at host offset CLUSTER
- * (aligned, inside the file) into OUT, through the cache. */
+/* *OUT: the slot holding the table cluster at host offset CLUSTER
+ * (aligned, inside the file), read into the least recently used one on a
+ * miss.  0, or -errno with the message set.  T->lock held. */
 static int
-cache_get (struct qcow2_tables *t, uint64_t cluster, uint32_t pos,
-           void *out, size_t len)
+slot_get (struct qcow2_tables *t, uint64_t cluster,
+          struct qcow2_cache_slot **out)
 {
   struct qcow2_cache_slot *s = NULL;
   unsigned i;
-  int r = 0;
+  int r;
 
-  pthread_mutex_lock (&t->lock);
   for (i = 0; i < t->nslots; i++)
     if (t->slots[i].used && t->slots[i].offset == cluster) {
       s = &t->slots[i];
@@ -96,18 +96,31 @@ cache_get (struct qcow2_tables *t, uint64_t cluster, uint32_t pos,
         s = &t->slots[i];
     s->used = 0;
     if (!s->data && !(s->data = malloc (t->cluster_size)))
-      r = set_error (ENOMEM, "%s: out of memory", t->file);
-    else if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
-                           cluster)) < 0)
-      r = set_error (-r, "%s: could not read a table at 0x%llx: %s",
-                     t->file, (unsigned long long) cluster, strerror (-r));
-    else
-      s->offset = cluster;
+      return set_error (ENOMEM, "%s: out of memory", t->file);
+    if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
+                      cluster)) < 0)
+      return set_error (-r, "%s: could not read a table at 0x%llx: %s",
+                        t->file, (unsigned long long) cluster,
+                        strerror (-r));
+    s->offset = cluster;
   }
-  if (r == 0) {
-    s->used = ++t->clock;
+  s->used = ++t->clock;
+  *out = s;
+  return 0;
+}
+
+/* Copy LEN bytes at POS of the table cluster at host offset CLUSTER
+ * (aligned, inside the file) into OUT, through the cache. */
+static int
+cache_get (struct qcow2_tables *t, uint64_t cluster, uint32_t pos,
+           void *out, size_t len)
+{
+  struct qcow2_cache_slot *s;
+  int r;
+
+  pthread_mutex_lock (&t->lock);
+  if ((r = slot_get (t, cluster, &s)) == 0)
     memcpy (out, s->data + pos, len);
-  }
   pthread_mutex_unlock (&t->lock);
   return r;
 }
@@ -204,8 +217,15 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
   else if (!t->h->extended_l2) {
     if ((entry & L2_ZERO) && t->h->version == 2)
       return bad_entry (t, guest, "zero flag in a version 2 image", entry);
-    if (entry & L2_ZERO)
+    if (entry & L2_ZERO) {
       m->kind = QCOW2_ZERO;
+      /* A zero cluster may keep its allocation (qemu's ZERO_ALLOC: an
+       * offset, not the data file's ambiguous 0): map names the place. */
+      if (host != 0 && (r = check_host (t, entry, host, guest)) < 0)
+        return r;
+      m->host = host != 0 ? host + in_cluster : 0;
+      m->reserved = host != 0;
+    }
     else if (!allocated)
       m->kind = QCOW2_UNALLOCATED;
     else if ((r = check_host (t, entry, host, guest)) < 0)
@@ -234,9 +254,9 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
     end = last * sc_size;
     m->kind = state == 1 ? QCOW2_DATA : state == 2 ? QCOW2_ZERO
       : QCOW2_UNALLOCATED;
-    if (state == 1 || (state == 0 && allocated))
+    if (allocated)
       m->host = host + in_cluster;
-    m->reserved = state == 0 && allocated;
+    m->reserved = state != 1 && allocated;
   }
   m->len = end - in_cluster;
   /* Never past the virtual size. */
@@ -245,15 +265,13 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
   return 0;
 }
 
-int
-qcow2_lookup (struct qcow2_tables *t, uint64_t offset, struct qcow2_map *m)
+/* The host offset of the L2 table that covers guest OFFSET (0: none),
+ * checked. */
+static int
+l2_table (struct qcow2_tables *t, uint64_t offset, uint64_t *l2_offset)
 {
-  uint64_t cluster = offset >> t->h->cluster_bits;
-  uint64_t l1_index = cluster / t->l2_entries;
-  uint64_t l2_index = cluster % t->l2_entries;
-  uint64_t guest = cluster << t->h->cluster_bits;
-  uint32_t in_cluster = (uint32_t) (offset - guest);
-  uint64_t l1e, l2_offset, entry, bitmap = 0;
+  uint64_t l1_index = (offset >> t->h->cluster_bits) / t->l2_entries;
+  uint64_t l1e = 0;
   int r;
 
   if (l1_index >= t->h->l1_size)        /* the header check makes it so */
@@ -261,27 +279,145 @@ qcow2_lookup (struct qcow2_tables *t, uint64_t offset, struct qcow2_map *m)
                       t->file, (unsigned long long) offset);
   if ((r = table_entry (t, t->h->l1_table_offset + l1_index * 8, &l1e)) < 0)
     return r;
-  l2_offset = l1e & L1_OFFSET_MASK;
-  if (l2_offset == 0) {
-    /* The whole L2 table is unallocated. */
-    memset (m, 0, sizeof *m);
-    m->kind = QCOW2_UNALLOCATED;
-    m->len = (t->l2_entries - l2_index) * (uint64_t) t->cluster_size
-      - in_cluster;
-    m->len = min_u64 (m->len, t->h->size - offset);
+  *l2_offset = l1e & L1_OFFSET_MASK;
+  if (*l2_offset == 0)
     return 0;
-  }
-  if (l2_offset % t->cluster_size != 0
-      || l2_offset > t->file_size - min_u64 (t->file_size, t->cluster_size)
+  if (*l2_offset % t->cluster_size != 0
+      || *l2_offset > t->file_size - min_u64 (t->file_size, t->cluster_size)
       || t->file_size < t->cluster_size)
     return set_error (EINVAL, "%s: invalid L1 entry 0x%016llx (an L2 table "
                       "%s)", t->file, (unsigned long long) l1e,
-                      l2_offset % t->cluster_size ? "not aligned to a cluster"
-                      : "past the end of the file");
-  if ((r = table_entry (t, l2_offset + l2_index * t->entry_bytes, &entry)) < 0
-      || (t->h->extended_l2
-          && (r = table_entry (t, l2_offset + l2_index * 16 + 8,
-                               &bitmap)) < 0))
-    return r;
-  return qcow2_decode_l2 (t, entry, bitmap, guest, in_cluster, m);
+                      *l2_offset % t->cluster_size ? "not aligned to a "
+                      "cluster" : "past the end of the file");
+  return 0;
 }
+
+/* The whole L2 table of OFFSET is unallocated. */
+static void
+unallocated_table (const struct qcow2_tables *t, uint64_t offset,
+                   struct qcow2_map *m)
+{
+  uint64_t cluster = offset >> t->h->cluster_bits;
+  uint64_t l2_index = cluster % t->l2_entries;
+  uint32_t in_cluster = (uint32_t) (offset & (t->cluster_size - 1));
+
+  memset (m, 0, sizeof *m);
+  m->kind = QCOW2_UNALLOCATED;
+  m->len = (t->l2_entries - l2_index) * (uint64_t) t->cluster_size
+    - in_cluster;
+  m->len = min_u64 (m->len, t->h->size - offset);
+}
+
+/* Does NEXT, just after RUN, continue it: same kind, and for data (or a
+ * reserved place) the host offsets following each other? */
+bool
+qcow2_continues (const struct qcow2_map *run, const struct qcow2_map *next)
+{
+  if (next->kind != run->kind || next->reserved != run->reserved)
+    return false;
+  return (run->kind != QCOW2_DATA && !run->reserved)
+         || next->host == run->host + run->len;
+}
+
+/* Entry I of the L2 table in S (and its bitmap, extended L2). */
+static void
+l2_load (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
+         uint64_t i, uint64_t *entry, uint64_t *bitmap)
+{
+  *entry = be64_load (s->data + i * t->entry_bytes);
+  *bitmap = t->h->extended_l2 ? be64_load (s->data + i * 16 + 8) : 0;
+}
+
+/* How many entries from I (below END) of the table in S are all zero
+ * (unallocated, no subcluster bits): one compare of each, no decoding. */
+static uint64_t
+zero_entries (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
+              uint64_t i, uint64_t end)
+{
+  const uint8_t *p = s->data + i * t->entry_bytes;
+  bool extended = t->entry_bytes == 16;
+  uint64_t n = 0, word, bits = 0;
+
+  for (; i + n < end; n++, p += t->entry_bytes) {
+    memcpy (&word, p, 8);               /* fixed sizes: inlined loads */
+    if (extended)
+      memcpy (&bits, p + 8, 8);
+    if (word != 0 || bits != 0)
+      break;
+  }
+  return n;
+}
+
+/* The walk of qcow2_lookup_run inside one L2 table (in slot S, T->lock
+ * held): the entries after the first, while they continue M. */
+static int
+l2_extend (struct qcow2_tables *t, const struct qcow2_cache_slot *s,
+           uint64_t offset, uint64_t max, bool merge_compressed,
+           struct qcow2_map *m)
+{
+  uint64_t cs = t->cluster_size;
+  uint64_t i = ((offset + m->len) >> t->h->cluster_bits) % t->l2_entries;
+  uint64_t entry, bitmap;
+  struct qcow2_map next;
+  int r;
+
+  /* Only a run that ends on a cluster boundary can go on. */
+  if ((offset + m->len) % cs != 0 || i == 0)
+    return 0;
+  for (; i < t->l2_entries && m->len < max; i++) {
+    uint64_t guest = offset + m->len;
+    if (guest >= t->h->size
+        || (m->kind == QCOW2_COMPRESSED && !merge_compressed))
+      break;
+    if (m->kind == QCOW2_UNALLOCATED && !m->reserved) {
+      uint64_t n = zero_entries (t, s, i, t->l2_entries);
+      if (n > 0) {              /* the common case, without decoding */
+        m->len = min_u64 (m->len + n * cs, t->h->size - offset);
+        i += n - 1;
+        continue;
+      }
+    }
+    l2_load (t, s, i, &entry, &bitmap);
+    if ((r = qcow2_decode_l2 (t, entry, bitmap, guest, 0, &next)) < 0)
+      return r;
+    if (!qcow2_continues (m, &next))
+      break;
+    m->len += next.len;
+    if (next.len < cs)          /* the rest of that cluster differs */
+      break;
+  }
+  return 0;
+}
+
+int
+qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
+                  bool merge_compressed, struct qcow2_map *m)
+{
+  uint64_t cluster = offset >> t->h->cluster_bits;
+  uint64_t l2_index = cluster % t->l2_entries;
+  uint64_t guest = cluster << t->h->cluster_bits;
+  uint64_t l2_offset = 0, entry, bitmap;
+  struct qcow2_cache_slot *s;
+  int r;
+
+  if ((r = l2_table (t, offset, &l2_offset)) < 0)
+    return r;
+  if (l2_offset == 0)
+    unallocated_table (t, offset, m);
+  else {
+    pthread_mutex_lock (&t->lock);
+    if ((r = slot_get (t, l2_offset, &s)) == 0) {
+      l2_load (t, s, l2_index, &entry, &bitmap);
+      r = qcow2_decode_l2 (t, entry, bitmap, guest,
+                           (uint32_t) (offset - guest), m);
+      if (r == 0)
+        r = l2_extend (t, s, offset, max, merge_compressed, m);
+    }
+    pthread_mutex_unlock (&t->lock);
+    if (r < 0)
+      return r;
+  }
+  m->len = min_u64 (m->len, max);
+  return 0;
+}
+

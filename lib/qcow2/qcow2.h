@@ -45,6 +45,7 @@ be64_load (const uint8_t *p)
 #define QCOW2_MAX_L1_ENTRIES (UINT32_C (32) << 20 >> 3) /* 32 MiB, as qemu */
 #define QCOW2_MAX_NAME 1023             /* backing file name, as the spec */
 #define QCOW2_FMT_MAX 31                /* a backing format name */
+#define QCOW2_MAX_REFCOUNT_ORDER 6      /* 64-bit refcounts, as qemu */
 
 /* Incompatible feature bits. */
 #define QCOW2_INCOMPAT_DIRTY       (UINT64_C (1) << 0)
@@ -53,6 +54,8 @@ be64_load (const uint8_t *p)
 #define QCOW2_INCOMPAT_COMPRESSION (UINT64_C (1) << 3)
 #define QCOW2_INCOMPAT_EXTL2       (UINT64_C (1) << 4)
 #define QCOW2_INCOMPAT_KNOWN       (UINT64_C (0x1f))
+/* Compatible feature bits. */
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (UINT64_C (1) << 0)
 /* Autoclear bits. */
 #define QCOW2_AUTOCLEAR_DATA_FILE_RAW (UINT64_C (1) << 1)
 
@@ -68,6 +71,8 @@ struct qcow2_header {
   uint64_t compatible;
   uint64_t autoclear;
   uint32_t header_length;
+  uint32_t refcount_order;              /* as stored (4 in version 2);
+                                         * unchecked: only info shows it */
   enum qcow2_compression compression;
   bool extended_l2;
   bool data_file_raw;
@@ -110,9 +115,10 @@ struct qcow2_map {
   uint64_t host;                /* DATA: where the run starts in the data
                                  * file; COMPRESSED: the compressed bytes */
   uint64_t csize;               /* COMPRESSED: bytes to read at host */
-  bool reserved;                /* UNALLOCATED subclusters of an allocated
-                                 * cluster (extended L2): host is their
-                                 * place in the data file */
+  bool reserved;                /* UNALLOCATED or ZERO (sub)clusters that
+                                 * keep an allocated place (extended L2, or
+                                 * a zero cluster with an offset): host is
+                                 * that place in the data file */
   uint64_t len;                 /* > 0: bytes from the offset asked for
                                  * that share this description (to the end
                                  * of the cluster, or of the subcluster
@@ -154,13 +160,22 @@ int qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
                        bool has_data_file, const char *file,
                        const struct qcow2_header *h);
 void qcow2_tables_free (struct qcow2_tables *t);
-/* What guest OFFSET (< the virtual size) maps to.  0, or -errno with
- * "FILE: what is wrong" set (a bad table entry, a failed read). */
-int qcow2_lookup (struct qcow2_tables *t, uint64_t offset,
-                  struct qcow2_map *m);
+/* What guest OFFSET (< the virtual size) maps to, merged with the
+ * (sub)clusters after it *in the same L2 table* that continue it
+ * (qcow2_continues), up to MAX (> 0) bytes; a compressed cluster is not
+ * merged with the next unless MERGE_COMPRESSED.  One pass over the table
+ * under one lock, the unallocated entries skipped without decoding.  0,
+ * or -errno with "FILE: what is wrong" set (a bad table entry, a failed
+ * read). */
+int qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
+                      bool merge_compressed, struct qcow2_map *m);
+/* Does NEXT, the description of the bytes just after RUN, continue it
+ * (same kind; for data or a reserved place, the host offsets follow)? */
+bool qcow2_continues (const struct qcow2_map *run,
+                      const struct qcow2_map *next);
 /* Decode one L2 entry (and its subcluster bitmap, extended L2) for the
  * guest cluster starting at GUEST, for the bytes at IN_CLUSTER of it.
- * Pure, for qcow2_lookup and the tests. */
+ * Pure, for qcow2_lookup_run and the tests. */
 int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
                      uint64_t bitmap, uint64_t guest, uint32_t in_cluster,
                      struct qcow2_map *m);

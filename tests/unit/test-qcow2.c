@@ -430,6 +430,33 @@ START_TEST (test_tolerates_missing_backing)
 }
 END_TEST
 
+/* The same through the public API: a qcow2 top opened with
+ * ADDCOW_OPEN_TOLERATE_BACKING tells why its backing is missing, as an
+ * add-cow top does; with its backing there, no error. */
+START_TEST (test_backing_error_public)
+{
+  struct addcow_open_opts opts = ADDCOW_OPEN_OPTS_INIT;
+  struct addcow *img;
+
+  enter_case ("backing-error");
+  q2_sh ("qemu-img create -q -f qcow2 gone.qcow2 1M && qemu-img create -q "
+         "-f qcow2 -b gone.qcow2 -F qcow2 img.qcow2");
+  opts.format = "qcow2";
+  opts.flags = ADDCOW_OPEN_TOLERATE_BACKING;
+  ck_assert_int_eq (addcow_open ("img.qcow2", &opts, &img), 0);
+  ck_assert_ptr_null (addcow_get_backing_error (img));
+  ck_assert_int_eq (addcow_close (img), 0);
+  q2_sh ("rm gone.qcow2");
+  ck_assert_int_eq (addcow_open ("img.qcow2", &opts, &img), 0);
+  ck_assert_ptr_nonnull (addcow_get_backing_error (img));
+  ck_assert_str_eq (addcow_get_backing_error (img), "img.qcow2: could not "
+                    "open backing file 'gone.qcow2': No such file or "
+                    "directory");
+  ck_assert_int_eq (addcow_close (img), 0);
+  leave_case ();
+}
+END_TEST
+
 /* A backing chain that loops back to the image is refused. */
 START_TEST (test_refuses_loop)
 {
@@ -534,6 +561,7 @@ qcow2_suite (void)
   tcase_add_test (tc, test_refuses_writable);
   tcase_add_test (tc, test_reads_dirty);
   tcase_add_test (tc, test_tolerates_missing_backing);
+  tcase_add_test (tc, test_backing_error_public);
   tcase_add_test (tc, test_refuses_loop);
   tcase_add_test (tc, test_lock);
   suite_add_tcase (s, tc);
