@@ -41,6 +41,15 @@
 #include "drivers/drivers.h"
 #include "internal.h"
 
+/* A run found ahead of the copy, so that the copy does not ask the
+ * chain (and the files: SEEK_DATA/SEEK_HOLE) about it a second time. */
+struct ahead_run {
+  uint64_t offset;
+  struct source s;
+  bool owned;
+};
+#define AHEAD_RUNS 1024
+
 struct commit {
   const char *path;
   struct addcow *top;
@@ -57,6 +66,11 @@ struct commit {
   uint64_t batch_data;          /* bytes copied in it */
   uint64_t ahead_pos;           /* runs before this offset were announced */
   uint64_t ahead_bytes;         /* ... and held this many bytes */
+  int hint_fd;                  /* a read hint held back to be joined */
+  uint64_t hint_offset, hint_len;       /* with the next (hint_range) */
+  struct ahead_run ahead[AHEAD_RUNS]; /* runs read_ahead found, in order,
+                                 * not yet copied (a ring) */
+  unsigned ahead_head, ahead_count;
   int shared_fd[4];             /* image files probed by read_ahead ... */
   bool shared[4];               /* ... and whether copies from them into
                                  * BASE share extents */
@@ -177,15 +191,25 @@ owner_at (struct commit *c, uint64_t offset, uint64_t max, struct source *s,
   return 0;
 }
 
-/* Bytes held above BASE in [from, top's end). */
+/* Bytes held above BASE in [from, top's end).  Into the backing file
+ * (depth 1) the top's allocation alone says it: no file is asked for its
+ * holes, which cost two lseeks a run. */
 static int
 owned_bytes (struct commit *c, uint64_t from, uint64_t *total)
 {
   struct source s;
   bool owned;
+  uint64_t len;
   int r;
 
   *total = 0;
+  for (; c->depth == 1 && from < c->top->virtual_size; from += len) {
+    if ((r = image_is_allocated (c->top, from, c->top->virtual_size - from,
+                                 &len)) < 0)
+      return r;
+    if (r)
+      *total += len;
+  }
   for (; from < c->top->virtual_size; from += s.len) {
     if ((r = owner_at (c, from, c->top->virtual_size - from, &s,
                        &owned)) < 0)
@@ -355,36 +379,77 @@ shares_with_base (struct commit *c, int fd)
   return v;
 }
 
+/* The run at OFFSET, the next one the copy needs: from the ring when
+ * read_ahead found it already. */
+static int
+next_run (struct commit *c, uint64_t offset, struct source *s, bool *owned)
+{
+  uint64_t size = c->top->virtual_size;
+  struct ahead_run *a = &c->ahead[c->ahead_head];
+
+  if (c->ahead_count > 0 && a->offset == offset) {
+    *s = a->s;
+    *owned = a->owned;
+    c->ahead_head = (c->ahead_head + 1) % AHEAD_RUNS;
+    c->ahead_count--;
+    return 0;
+  }
+  c->ahead_count = 0;           /* out of step (cannot happen): forget */
+  return owner_at (c, offset, min_u64 (size - offset, COPY_CHUNK_BYTES), s,
+                   owned);
+}
+
+/* Announce [offset, offset+len) of FD to the kernel, joined to the range
+ * held back when it continues it: one hint for adjacent runs. */
+static void
+hint_range (struct commit *c, int fd, uint64_t offset, uint64_t len)
+{
+  if (c->hint_len && c->hint_fd == fd
+      && c->hint_offset + c->hint_len == offset) {
+    c->hint_len += len;
+    return;
+  }
+  if (c->hint_len)
+    read_hint (c->hint_fd, c->hint_offset, c->hint_len);
+  c->hint_fd = fd;
+  c->hint_offset = offset;
+  c->hint_len = len;
+}
+
 /* Keep PREFETCH_BYTES of the runs still to copy announced to the kernel,
  * so that a cold cache reads them many at a time instead of one 64 KiB
  * cluster after the other.  Not where the copy shares extents: it reads
  * nothing, and the hint would read all of it (on XFS, 1,052,196 blocks
- * read for 3,562 needed).  A one-layer commit then stops at once. */
+ * read for 3,562 needed).  A one-layer commit then stops at once.  The
+ * runs found are kept for the copy (next_run). */
 static int
 read_ahead (struct commit *c)
 {
   uint64_t size = c->top->virtual_size;
-  struct source s;
-  bool owned;
+  struct ahead_run *a;
   int r;
 
   if (c->ahead_bytes > c->prog.done + PREFETCH_BYTES / 2)
     return 0;
   if (c->depth == 1 && shares_with_base (c, c->top->image.fd))
     c->ahead_pos = size;
-  while (c->ahead_pos < size
+  while (c->ahead_pos < size && c->ahead_count < AHEAD_RUNS
          && c->ahead_bytes < c->prog.done + PREFETCH_BYTES) {
+    a = &c->ahead[(c->ahead_head + c->ahead_count) % AHEAD_RUNS];
+    a->offset = c->ahead_pos;
     if ((r = owner_at (c, c->ahead_pos,
                        min_u64 (size - c->ahead_pos, COPY_CHUNK_BYTES),
-                       &s, &owned)) < 0)
+                       &a->s, &a->owned)) < 0)
       return r;
-    if (s.fd >= 0) {
-      if (!shares_with_base (c, s.fd))
-        read_hint (s.fd, c->ahead_pos, s.len);
-      c->ahead_bytes += s.len;
+    c->ahead_count++;
+    if (a->s.fd >= 0) {
+      if (!shares_with_base (c, a->s.fd))
+        hint_range (c, a->s.fd, a->s.file_offset, a->s.len);
+      c->ahead_bytes += a->s.len;
     }
-    c->ahead_pos += s.len;
+    c->ahead_pos += a->s.len;
   }
+  hint_range (c, -1, 0, 0);     /* the last range held back */
   return 0;
 }
 
@@ -397,9 +462,7 @@ copy_all (struct commit *c)
   int r;
 
   while (pos < size) {
-    if ((r = read_ahead (c)) < 0
-        || (r = owner_at (c, pos, min_u64 (size - pos, COPY_CHUNK_BYTES),
-                          &s, &owned)) < 0)
+    if ((r = read_ahead (c)) < 0 || (r = next_run (c, pos, &s, &owned)) < 0)
       return r;
     if (owned && (r = copy_piece (c, &s, pos)) < 0)
       return r;

@@ -245,6 +245,35 @@ END_TEST
 
 /* ---- into an add-cow backing file -------------------------------------- */
 
+/* More runs than commit finds ahead of the copy at once (its ring of
+ * 1,024): runs of two clusters with a gap of one, small batches, so that
+ * the ring wraps and batches end (and punch) between runs found early. */
+START_TEST (test_many_runs)
+{
+  enum { N = 3300 };
+  struct addcow *img;
+  uint8_t buf[2 * CS];
+  uint64_t i;
+
+  make_base ((uint64_t) N * CS);
+  tu_create (F.top, "top.raw", "base.raw", "raw", CS, (uint64_t) N * CS);
+  img = tu_open (F.top, true);
+  for (i = 0; i + 2 <= N; i += 3) {
+    tu_fill (buf, sizeof buf, 9, i * CS);
+    ck_assert_int_eq (addcow_pwrite (img, buf, sizeof buf, i * CS), 0);
+  }
+  ck_assert_int_eq (addcow_close (img), 0);
+  remember ();
+  ck_assert_uint_eq (F.alloc, 2 * (N / 3));
+  F.batch = 64 * CS;
+  assert_commit_ok ();
+  lt_assert_file (F.base, F.disk, (uint64_t) N * CS);
+  ck_assert_uint_eq (lt_allocated (F.top), 0);
+  assert_disk_unchanged (F.top);
+  lt_assert_clean (F.top);
+}
+END_TEST
+
 START_TEST (test_into_addcow)
 {
   uint64_t size;
@@ -751,6 +780,7 @@ commit_suite (void)
   tcase_add_checked_fixture (t, setup, teardown);
   tcase_add_test (t, test_into_raw);
   tcase_add_test (t, test_keep);
+  tcase_add_test (t, test_many_runs);
   tcase_add_test (t, test_backing_shorter);
   tcase_add_test (t, test_backing_longer);
   tcase_add_test (t, test_into_addcow);
