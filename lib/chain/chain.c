@@ -38,10 +38,13 @@
 static void
 probe_holes (const struct layer *l, struct chain_run *run)
 {
+  struct acfile *f = l->stable_file;
   struct source s;
 
-  /* The file may be written while open: no cached hint. */
-  raw_source (run->fd, UINT64_MAX, run->file_offset, run->len, &s);
+  if (f && f->fd == run->fd)    /* nothing writes it: the cached hint */
+    raw_source_hinted (f, f->size, run->file_offset, run->len, &s);
+  else                          /* it may be written while open */
+    raw_source (run->fd, UINT64_MAX, run->file_offset, run->len, &s);
   run->len = s.len;
   if (s.fd < 0) {
     run->kind = RUN_ZERO;

@@ -91,6 +91,11 @@ struct layer {
                                  * file (SEEK_HOLE, no cached hint: such a
                                  * file may be written while open) and
                                  * reports its holes as RUN_ZERO */
+  struct acfile *stable_file;   /* the file of those verbatim runs when
+                                 * nothing writes it while the layer is
+                                 * open (a read-only layer): probe_holes
+                                 * then keeps its extents in its hint,
+                                 * one lookup per extent, not per run */
   bool hole_offsets;            /* such a hole keeps its place in the file
                                  * (map's offset), as a raw file's does;
                                  * else it is zeros with no place, as a

@@ -2,9 +2,10 @@
  * addcow-layer.c - the add-cow driver: an open add-cow image as a layer.
  *
  * A cluster whose bit is set (every cluster, with ALL_ALLOCATED) is data
- * of this layer, kept verbatim in the image file at the same offset; the
- * image file is written while open, so its holes are found by the chain
- * walk without a cached hint (probe_holes): zeros, with their offset in
+ * of this layer, kept verbatim in the image file at the same offset; its
+ * holes are found by the chain walk (probe_holes; with a cached hint only
+ * for a read-only handle, as a writable one writes the file): zeros, with
+ * their offset in
  * the file when the image is ALL_ALLOCATED (the file is the disk, as a
  * raw file), else without one (a zero cluster, as qcow2 reports it).  A clear bit is "not here".
  * Every lookup scans the bitmap no further than the request
@@ -21,21 +22,59 @@
 #include "drivers/drivers.h"
 #include "internal.h"
 
+/* The end of the run of clusters equal to cluster N, searched no
+ * further than END; *BIT their value.  A read-only handle's bits never
+ * change, so it keeps the last run found: a walk that asks again inside
+ * it (map, over the many runs of a backing file under an empty overlay)
+ * does not scan the same bits again and again. */
+static uint64_t
+bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
+{
+  struct bit_run_hint *h = &img->run_hint, seen;
+  uint64_t from = n + 1, next;
+
+  if (img->writable) {
+    *bit = bitmap_get (&img->bm, n);
+    return bitmap_find_bounded (&img->bm, n + 1, end, !*bit);
+  }
+  pthread_mutex_lock (&h->lock);
+  seen = *h;
+  pthread_mutex_unlock (&h->lock);
+  if (n >= seen.start && n < seen.end) {
+    *bit = seen.bit;
+    if (seen.end >= end || seen.end_is_change)
+      return min_u64 (seen.end, end);
+    from = seen.end;            /* known so far: search on from there */
+  }
+  else {
+    *bit = bitmap_get (&img->bm, n);
+    seen.start = n;
+  }
+  next = bitmap_find_bounded (&img->bm, from, end, !*bit);
+  seen.end = next;
+  seen.bit = *bit;
+  seen.end_is_change = next < end;
+  pthread_mutex_lock (&h->lock);
+  h->start = seen.start;
+  h->end = seen.end;
+  h->bit = seen.bit;
+  h->end_is_change = seen.end_is_change;
+  pthread_mutex_unlock (&h->lock);
+  return next;
+}
+
 uint64_t
-addcow_run (const struct addcow *img, uint64_t offset, uint64_t max,
+addcow_run (struct addcow *img, uint64_t offset, uint64_t max,
             bool *allocated)
 {
   uint64_t n = offset >> img->cluster_bits, end, next;
-  bool bit;
 
   *allocated = true;
   if (img->all_allocated)
     return max;
   /* [n, end) are the clusters the request touches. */
   end = div_round_up (offset + max, img->cluster_size);
-  bit = bitmap_get (&img->bm, n);
-  next = bitmap_find_bounded (&img->bm, n + 1, end, !bit);
-  *allocated = bit;
+  next = bit_run (img, n, end, allocated);
   return min_u64 (max, (next << img->cluster_bits) - offset);
 }
 
@@ -115,6 +154,7 @@ addcow_layer_init (struct addcow *img, unsigned depth)
   l->filename = img->filename;
   l->depth = depth;
   l->probe_holes = true;
+  l->stable_file = img->writable ? NULL : &img->image;
   /* With ALL_ALLOCATED the image file is the disk: its holes map as a
    * raw file's (qemu-img map -f raw).  Under set bits, a hole is what a
    * zero write left: a zero cluster, as qcow2 reports it. */

@@ -23,7 +23,7 @@ struct addcow *addcow_layer_image (const struct layer *l);
 /* The run of IMG at OFFSET (< its virtual size), at most MAX bytes (>
  * 0, inside the disk), whose clusters are all allocated or all not
  * (*ALLOCATED): its length.  The scan goes no further than the request. */
-uint64_t addcow_run (const struct addcow *img, uint64_t offset, uint64_t max,
+uint64_t addcow_run (struct addcow *img, uint64_t offset, uint64_t max,
                      bool *allocated);
 
 /* Make IMG's own layer (img->self) describe it as a layer at DEPTH. */
