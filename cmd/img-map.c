@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <addcow.h>
 
@@ -244,6 +245,10 @@ static int map_image (struct addcow *img, const struct map_args *a)
   return 0;
 }
 
+/* A map of a large image is hundreds of thousands of lines: written to
+ * a file or a pipe, a few large writes rather than one per 4 KiB. */
+static char map_out_buf[1 << 20];
+
 int cmd_map (int argc, char **argv)
 {
   struct map_args a = { .output = OUTPUT_HUMAN };
@@ -253,6 +258,8 @@ int cmd_map (int argc, char **argv)
   if (status >= 0)
     return status;
   lock_hint_force_share = true;
+  if (!isatty (STDOUT_FILENO))
+    setvbuf (stdout, map_out_buf, _IOFBF, sizeof map_out_buf);
   if (open_image_as (a.filename, image_format (a.filename, a.format),
                      a.force_share ? ADDCOW_OPEN_FORCE_SHARE : 0, &img) < 0)
     return 1;
