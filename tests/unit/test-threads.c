@@ -315,24 +315,24 @@ same_writer (void *arg)
   return NULL;
 }
 
-START_TEST (test_writers_share_clusters)
+/* Run SAME_WRITERS threads of FN over the image (img, open read-write on
+ * TOP; closed here) beside a flusher, then check that the disk reads MODEL, before
+ * and after reopening; LOST says what went wrong if not. */
+static void
+run_writers (const char *top, void *(*fn) (void *),
+             uint8_t *model, const char *lost)
 {
-  char *dir = tu_mkdtemp ();
-  char *base = tu_join (dir, "base.raw"), *top = tu_join (dir, "vm.add-cow");
   struct same_writer sw[SAME_WRITERS];
   pthread_t t[SAME_WRITERS], ft;
-  uint8_t *model = malloc (SAME_LEN), *back = malloc (SAME_LEN);
-  unsigned w;
+  uint8_t *back = malloc (SAME_LEN);
+  unsigned w, pass;
 
-  tu_make_file (base, SAME_LEN, BASE_SEED);
-  tu_fill (model, SAME_LEN, BASE_SEED, 0);
-  tu_create (top, NULL, "base.raw", "raw", CS, 0);
-  img = tu_open (top, true);
+  ck_assert_ptr_nonnull (back);
   errors = 0;
   atomic_store (&stop_flushing, false);
   for (w = 0; w < SAME_WRITERS; w++) {
     sw[w] = (struct same_writer) { w, model };
-    ck_assert_int_eq (pthread_create (&t[w], NULL, same_writer, &sw[w]), 0);
+    ck_assert_int_eq (pthread_create (&t[w], NULL, fn, &sw[w]), 0);
   }
   ck_assert_int_eq (pthread_create (&ft, NULL, flusher, NULL), 0);
   for (w = 0; w < SAME_WRITERS; w++)
@@ -340,18 +340,31 @@ START_TEST (test_writers_share_clusters)
   atomic_store (&stop_flushing, true);
   pthread_join (ft, NULL);
   ck_assert_uint_eq (errors, 0);
-  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
-  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
-                 "a write into a shared cluster was lost");
-  ck_assert_int_eq (addcow_close (img), 0);
-  img = tu_open (top, false);
-  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
-  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
-                 "a write into a shared cluster was lost after reopening");
-  ck_assert_int_eq (addcow_close (img), 0);
+  for (pass = 0; pass < 2; pass++) {
+    if (pass == 1)
+      img = tu_open (top, false);
+    ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
+    ck_assert_msg (memcmp (back, model, SAME_LEN) == 0, "%s%s", lost,
+                   pass ? " (after reopening)" : "");
+    ck_assert_int_eq (addcow_close (img), 0);
+  }
+  free (back);
+}
+
+START_TEST (test_writers_share_clusters)
+{
+  char *dir = tu_mkdtemp ();
+  char *base = tu_join (dir, "base.raw"), *top = tu_join (dir, "vm.add-cow");
+  uint8_t *model = malloc (SAME_LEN);
+
+  tu_make_file (base, SAME_LEN, BASE_SEED);
+  tu_fill (model, SAME_LEN, BASE_SEED, 0);
+  tu_create (top, NULL, "base.raw", "raw", CS, 0);
+  img = tu_open (top, true);
+  run_writers (top, same_writer, model,
+               "a write into a shared cluster was lost");
 
   free (model);
-  free (back);
   free (base);
   free (top);
   tu_rmtree (dir);
@@ -411,12 +424,9 @@ START_TEST (test_claims_and_exclusive_writers)
 {
   char *dir = tu_mkdtemp ();
   char *base = tu_join (dir, "base.raw"), *top = tu_join (dir, "vm.add-cow");
-  struct same_writer sw[SAME_WRITERS];
-  pthread_t t[SAME_WRITERS], ft;
-  uint8_t *model = malloc (SAME_LEN), *back = malloc (SAME_LEN);
+  uint8_t *model = malloc (SAME_LEN);
   struct addcow_io io = { .pwrite = slow_pwrite };
   struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
-  unsigned w;
   uint64_t c;
 
   tu_make_file (base, SAME_LEN, BASE_SEED);
@@ -429,32 +439,11 @@ START_TEST (test_claims_and_exclusive_writers)
     tu_fill (model + c * CS, CS, TOP_SEED, c * CS);
     ck_assert_int_eq (addcow_pwrite (img, model + c * CS, CS, c * CS), 0);
   }
-  errors = 0;
-  atomic_store (&stop_flushing, false);
-  for (w = 0; w < SAME_WRITERS; w++) {
-    sw[w] = (struct same_writer) { w, model };
-    ck_assert_int_eq (pthread_create (&t[w], NULL, straddling_writer,
-                                      &sw[w]), 0);
-  }
-  ck_assert_int_eq (pthread_create (&ft, NULL, flusher, NULL), 0);
-  for (w = 0; w < SAME_WRITERS; w++)
-    pthread_join (t[w], NULL);
-  atomic_store (&stop_flushing, true);
-  pthread_join (ft, NULL);
-  ck_assert_uint_eq (errors, 0);
-  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
-  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
-                 "a write was lost between copy-on-write and an exclusive "
-                 "writer");
-  ck_assert_int_eq (addcow_close (img), 0);
-  img = tu_open (top, false);
-  ck_assert_int_eq (addcow_pread (img, back, SAME_LEN, 0), 0);
-  ck_assert_msg (memcmp (back, model, SAME_LEN) == 0,
-                 "a write was lost after reopening");
-  ck_assert_int_eq (addcow_close (img), 0);
+  run_writers (top, straddling_writer, model,
+               "a write was lost between copy-on-write and an exclusive "
+               "writer");
 
   free (model);
-  free (back);
   free (base);
   free (top);
   tu_rmtree (dir);
