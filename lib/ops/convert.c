@@ -8,7 +8,9 @@
  * is not a hole already); a run that sits in a plain file at the same
  * offset moves with copy_file_range on the copier's threads (a reflink
  * file system then shares its extents); any other run goes through a
- * buffer.
+ * buffer.  Where the copies are clones, a raw file at the bottom of the
+ * chain is cloned whole first, and the walk writes over it only what the
+ * layers above hold (clone_bottom).
  *
  * Writeback of the target starts while the copy goes on (a batch at a
  * time, well behind the copies still in flight), so that the final
@@ -45,6 +47,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/drivers.h"
 #include "util/checked.h"
 #include "internal.h"
 
@@ -61,6 +64,9 @@ struct conv {
   bool fresh;                   /* a new, empty (sparse) file */
   struct copier *copier;
   uint64_t written_back;        /* writeback started below this offset */
+  int base_fd;                  /* the raw bottom layer cloned whole ... */
+  uint64_t cloned_end;          /* ... over [0, cloned_end), or 0 */
+  uint64_t block;               /* then the target's block size */
   bool clones_known, clones;    /* are the copies clones (reflinks)? */
   struct progress prog;
 };
@@ -79,17 +85,90 @@ write_zeros (struct conv *c, uint64_t len, uint64_t offset)
   return r;
 }
 
-/* One run of the disk into the target. */
+/* One run of the disk into the target.  Below cloned_end the target
+ * holds the bottom layer already: its own runs there are in place, and
+ * zeros of the layers above must be made (the target is no hole there).
+ * Once the copies are known to be clones, runs of a plain file on block
+ * boundaries are cloned in this thread: clones of one target are
+ * serialised on its inode, and on the copier's threads they only wait for
+ * each other (12,455 clones of a 4 GiB bench: 0.59 s of system time on
+ * the threads, 0.45 s here). */
 static int
 convert_run (struct conv *c, const struct source *s, uint64_t offset)
 {
+  struct source rest;
+  uint64_t n;
+
+  if (s->fd >= 0 && s->fd == c->base_fd && s->file_offset == offset
+      && offset < c->cloned_end) {
+    n = min_u64 (s->len, c->cloned_end - offset);
+    if (n == s->len)
+      return 0;
+    rest = *s;
+    rest.len -= n;
+    rest.file_offset += n;
+    return copy_source (c->copier, &rest, c->fd, c->dst_size, offset + n);
+  }
+  if (s->fd >= 0 && c->cloned_end && s->file_offset % c->block == 0
+      && offset % c->block == 0)
+    return io_copy_at (&c->src->io, s->fd, s->file_offset, c->fd, offset,
+                       s->len);
   if (!source_is_zero (s))
     return copy_source (c->copier, s, c->fd, c->dst_size, offset);
   if (c->o->fully_allocate || s->len < c->o->sparse_size)
     return write_zeros (c, s->len, offset);
-  if (c->fresh)
+  if (c->fresh && offset >= c->cloned_end)
     return 0;                           /* a hole already */
   return copy_to_file (c->copier, -1, c->fd, c->dst_size, s->len, offset);
+}
+
+/* The raw file at the bottom of the chain of TOP, and how much of it the
+ * disk can read where it lies (no layer above ends before): NULL if the
+ * bottom layer is no raw file. */
+static struct acfile *
+bottom_raw_file (struct layer *top, uint64_t *reach)
+{
+  struct layer *l = top;
+
+  *reach = top->size;
+  for (; l->backing; l = l->backing)
+    *reach = min_u64 (*reach, l->backing->size);
+  return raw_layer_file (l);
+}
+
+/* Where the copies are clones (a reflink file system), clone the raw
+ * bottom layer of the chain into the target whole, in a few large calls,
+ * before the walk: the walk then skips the runs that read it and writes
+ * only what the layers above hold (half the calls of a 25 % dirty overlay
+ * over a raw base: 24,910 clones of 64 KiB were 0.85 s on XFS, each one
+ * serialised on the target).  Where copies move bytes (ext4), it would
+ * copy every byte the overlay then overwrites: not done there.  Only
+ * whole blocks of the file system (the rest goes the usual way), and not
+ * into the bottom file itself (-n). */
+static int
+clone_bottom (struct conv *c)
+{
+  uint64_t len;
+  struct acfile *f = bottom_raw_file (c->src->top, &len);
+  struct stat ss, ds;
+  int r;
+
+  if (!f || f->fd < 0 || fstat (f->fd, &ss) < 0 || fstat (c->fd, &ds) < 0
+      || ds.st_blksize <= 0
+      || (ss.st_dev == ds.st_dev && ss.st_ino == ds.st_ino)
+      || !copies_share_extents (&c->src->io, f->fd, c->fd))
+    return 0;
+  len = min_u64 (len, c->size);
+  len -= len % (uint64_t) ds.st_blksize;
+  if (len == 0)
+    return 0;
+  if ((r = io_copy (&c->src->io, f->fd, c->fd, len, 0)) < 0)
+    return set_error (-r, "%s: could not write: %s", c->dst, strerror (-r));
+  c->base_fd = f->fd;
+  c->cloned_end = len;
+  c->block = (uint64_t) ds.st_blksize;
+  c->clones_known = c->clones = true;   /* no writeback hints */
+  return 0;
 }
 
 /* Is the first extent of [offset, offset+len) of FD shared with another
@@ -152,6 +231,8 @@ copy_disk (struct conv *c)
 
   if ((r = copier_new (&c->src->io, &c->copier)) < 0)
     return set_error (-r, "%s: out of memory", c->dst);
+  if ((r = clone_bottom (c)) < 0)
+    return r;
   for (pos = 0; pos < c->size; pos += s.len) {
     if ((r = layer_source (c->src->top, pos, min_u64 (c->size - pos,
                                                 COPY_CHUNK_BYTES), &s)) < 0)
@@ -528,7 +609,7 @@ int
 addcow_convert (struct addcow *src, const char *dst,
                 const struct addcow_convert_opts *opts)
 {
-  struct conv c = { .src = src, .o = opts, .fd = -1 };
+  struct conv c = { .src = src, .o = opts, .fd = -1, .base_fd = -1 };
   int r;
 
   if ((r = check_opts (src, dst, opts)) < 0)

@@ -270,3 +270,84 @@ EOF
     done
     grep -q '^\.SS convert' "$SRC_DIR/man/addcow-img.1"
 }
+
+# A small XFS with reflink loop-mounted at ./mnt, made the working
+# directory (root, mkfs.xfs, filefrag and a loop device needed, else the
+# test is skipped); teardown unmounts it.
+enter_reflink_xfs() {
+    [ "$(id -u)" = 0 ] || skip "not root"
+    command -v mkfs.xfs >/dev/null || skip "mkfs.xfs not installed"
+    command -v filefrag >/dev/null || skip "filefrag not installed"
+    truncate -s 512M xfs.img
+    mkfs.xfs -q -m reflink=1 xfs.img 2>/dev/null || skip "mkfs.xfs -m reflink=1 failed"
+    mkdir mnt
+    mount -o loop xfs.img mnt 2>/dev/null || skip "cannot loop-mount xfs.img"
+    XFS_MNT=$BATS_TEST_TMPDIR/mnt
+    cd mnt
+}
+
+teardown() {
+    if [ -n "${XFS_MNT:-}" ]; then
+        cd "$BATS_TEST_TMPDIR"
+        umount "$XFS_MNT"
+    fi
+}
+
+# base.raw 4M: random bytes, then a hole from 3M
+#   <- mid.add-cow 6M: zeros written at 1536k (64k), 0x44 at 2560k
+#   <- ov.add-cow 6M: 0x22 at 1M, zeros written at 512k (128k) and 2M,
+#      0x33 at 5M (past the end of the base)
+# and the qcow2 twins (data files) q.qcow2 over qm.qcow2 over base.raw.
+make_long_chain() {
+    head -c 3M /dev/urandom > base.raw
+    truncate -s 4M base.raw
+    "$IMG" create -q -b base.raw -F raw mid.add-cow 6M
+    "$IMG" create -q -b mid.add-cow -F add-cow ov.add-cow 6M
+    qemu-img create -q -f qcow2 -o data_file=qm.data,backing_file=base.raw,backing_fmt=raw qm.qcow2 6M
+    qemu-img create -q -f qcow2 -o data_file=q.data,backing_file=qm.qcow2,backing_fmt=qcow2 q.qcow2 6M
+    local mid=(-c 'write -q -z 1536k 64k' -c 'write -q -P 0x44 2560k 64k')
+    local top=(-c 'write -q -P 0x22 1M 64k' -c 'write -q -z 512k 128k'
+               -c 'write -q -z 2M 64k' -c 'write -q -P 0x33 5M 64k')
+    "$IO" "${mid[@]}" mid.add-cow
+    "$IO" "${top[@]}" ov.add-cow
+    qemu-io -f qcow2 "${mid[@]}" qm.qcow2
+    qemu-io -f qcow2 "${top[@]}" q.qcow2
+}
+
+@test "convert on XFS with reflink: the base shared, zeros over it as qemu-img's" {
+    need_qemu
+    enter_reflink_xfs
+    make_long_chain
+    # (its map before anything reads it: XFS fills the gaps between the
+    # runs qemu-img wrote with unwritten extents, which SEEK_DATA reports
+    # as data once a read has cached their pages)
+    qemu-img convert -O raw q.qcow2 want.raw
+    local want_map
+    want_map=$(raw_map want.raw)
+    run "$IMG" convert -O raw ov.add-cow out.raw
+    assert_status 0
+    cmp want.raw out.raw
+    assert_text "$(raw_map out.raw)" "$want_map"
+    # the base's extents are shared with out.raw (copy_file_range cloned)
+    filefrag -v base.raw | grep -q shared
+    # -S 1M: the zero runs over the base are written as zeros
+    run "$IMG" convert -S 1M ov.add-cow s.raw
+    assert_status 0
+    cmp want.raw s.raw
+    [ "$(raw_map s.raw | head -n 1)" = '[{ "start": 0, "length": 3145728, "depth": 0, "present": true, "zero": false, "data": true, "offset": 0},' ]
+    # -n: every byte of the disk replaces the target's, its tail stays
+    make_raw target.raw 8M 177 0:8M
+    run "$IMG" convert -n ov.add-cow target.raw
+    assert_status 0
+    cmp -n 6291456 want.raw target.raw
+    [ "$(hex_at target.raw 6291456 1)" = 7f ]
+    # an add-cow image file, and a raw source alone
+    run "$IMG" convert -O add-cow ov.add-cow new.add-cow
+    assert_status 0
+    cmp want.raw new.raw
+    assert_text "$(raw_map new.raw)" "$want_map"
+    run "$IMG" convert -f raw base.raw copy.raw
+    assert_status 0
+    cmp base.raw copy.raw
+    assert_text "$(raw_map copy.raw)" "$(raw_map base.raw)"
+}
