@@ -44,6 +44,12 @@
  * that fails while a claim is held may have lost what it wrote: that
  * write sets no bits and fails with EIO (write.c counts the failures).
  *
+ * The buffer a claimed write widens into (one cluster, the common case of a
+ * small write) comes from a free list kept under claim_lock, and goes back
+ * to it: a malloc and free of a cluster per request cost more than the
+ * copy (the allocator returns the memory to the kernel, and the next
+ * request faults it in again, a page at a time).
+ *
  * The lock prefers writers, so that a stream of reads cannot starve a
  * copy-on-write.
  */
@@ -78,6 +84,8 @@ handle_lock_init (struct addcow *img)
   if ((r = pthread_cond_init (&img->claim_done, NULL)) != 0)
     goto no_claim_done;
   img->claims = NULL;
+  img->cow_bufs = NULL;
+  img->n_cow_bufs = 0;
   atomic_init (&img->unsynced, false);
   atomic_init (&img->sync_failures, 0);
   return 0;
@@ -90,9 +98,19 @@ handle_lock_init (struct addcow *img)
   return -r;
 }
 
+struct cow_buf {
+  struct cow_buf *next;
+};
+
 void
 handle_lock_destroy (struct addcow *img)
 {
+  struct cow_buf *b;
+
+  while ((b = img->cow_bufs)) {
+    img->cow_bufs = b->next;
+    free (b);
+  }
   pthread_cond_destroy (&img->claim_done);
   pthread_mutex_destroy (&img->claim_lock);
   pthread_mutex_destroy (&img->flush_lock);
@@ -258,6 +276,49 @@ wait_unclaimed (struct addcow *img, uint64_t start, uint64_t end)
   pthread_mutex_unlock (&img->claim_lock);
 }
 
+/* The free list keeps at most this many bytes of buffers (and at least
+ * one): enough for every request in flight of a few busy connections. */
+#define COW_BUFS_MAX_BYTES (8u << 20)
+
+/* A buffer of LEN bytes for a claimed write, or NULL. */
+static uint8_t *
+cow_buf_get (struct addcow *img, size_t len)
+{
+  struct cow_buf *b = NULL;
+
+  if (len > img->cluster_size)
+    return malloc (len);
+  pthread_mutex_lock (&img->claim_lock);
+  if ((b = img->cow_bufs)) {
+    img->cow_bufs = b->next;
+    img->n_cow_bufs--;
+  }
+  pthread_mutex_unlock (&img->claim_lock);
+  return b ? (uint8_t *) b : malloc (img->cluster_size);
+}
+
+/* Give back a buffer of LEN bytes from cow_buf_get (or NULL). */
+static void
+cow_buf_put (struct addcow *img, uint8_t *buf, size_t len)
+{
+  unsigned max = COW_BUFS_MAX_BYTES / img->cluster_size;
+  struct cow_buf *b = (struct cow_buf *) buf;
+
+  if (!buf)
+    return;
+  if (len <= img->cluster_size) {
+    pthread_mutex_lock (&img->claim_lock);
+    if (img->n_cow_bufs < (max > 0 ? max : 1)) {
+      b->next = img->cow_bufs;
+      img->cow_bufs = b;
+      img->n_cow_bufs++;
+      b = NULL;
+    }
+    pthread_mutex_unlock (&img->claim_lock);
+  }
+  free (b);
+}
+
 /* Write BUF into the wholly unallocated clusters [start, end) claimed as
  * C: entered under the shared lock, which it drops; sets their bits under
  * the exclusive lock, then drops the claim. */
@@ -271,7 +332,7 @@ claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
   int r = 0;
 
   if (start != offset || end != offset + count) {
-    if (!(wide = malloc (end - start)))
+    if (!(wide = cow_buf_get (img, (size_t) (end - start))))
       r = set_error (ENOMEM, "%s: out of memory", img->filename);
     else if ((r = image_pread (img, wide, offset - start, start)) == 0
              && (r = image_pread (img, wide + (offset - start) + count,
@@ -294,7 +355,7 @@ claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
     unlock (img);
   }
   unclaim (img, c);
-  free (wide);
+  cow_buf_put (img, wide, (size_t) (end - start));
   return r;
 }
 
