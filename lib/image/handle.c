@@ -67,8 +67,8 @@
  * copy (the allocator returns the memory to the kernel, and the next
  * request faults it in again, a page at a time).
  *
- * The lock prefers writers, so that a stream of reads cannot starve a
- * copy-on-write.
+ * Both reader-writer locks prefer writers, so that a stream of reads
+ * cannot starve an exclusive writer, or a claimed write its bits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -89,19 +89,17 @@ handle_lock_init (struct addcow *img)
         (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   if (r == 0)
     r = pthread_rwlock_init (&img->lock, &attr);
+  if (r == 0 && (r = pthread_rwlock_init (&img->bits_lock, &attr)) != 0)
+    pthread_rwlock_destroy (&img->lock);
   pthread_rwlockattr_destroy (&attr);
   if (r != 0)
     return -r;
-  if ((r = pthread_mutex_init (&img->flush_lock, NULL)) != 0) {
-    pthread_rwlock_destroy (&img->lock);
-    return -r;
-  }
+  if ((r = pthread_mutex_init (&img->flush_lock, NULL)) != 0)
+    goto no_flush_lock;
   if ((r = pthread_mutex_init (&img->claim_lock, NULL)) != 0)
     goto no_claim_lock;
   if ((r = pthread_cond_init (&img->claim_done, NULL)) != 0)
     goto no_claim_done;
-  if ((r = pthread_rwlock_init (&img->bits_lock, NULL)) != 0)
-    goto no_bits_lock;
   img->claims = NULL;
   img->syncing = false;
   img->cow_bufs = NULL;
@@ -110,12 +108,12 @@ handle_lock_init (struct addcow *img)
   atomic_init (&img->sync_failures, 0);
   return 0;
 
- no_bits_lock:
-  pthread_cond_destroy (&img->claim_done);
  no_claim_done:
   pthread_mutex_destroy (&img->claim_lock);
  no_claim_lock:
   pthread_mutex_destroy (&img->flush_lock);
+ no_flush_lock:
+  pthread_rwlock_destroy (&img->bits_lock);
   pthread_rwlock_destroy (&img->lock);
   return -r;
 }
