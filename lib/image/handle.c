@@ -62,8 +62,8 @@
  * in progress then.
  *
  * The buffer a claimed write widens into (one cluster, the common case of a
- * small write) comes from a free list kept under claim_lock, and goes back
- * to it: a malloc and free of a cluster per request cost more than the
+ * small write) comes from a free list kept under claim_lock, taken with
+ * the claim and given back as it is dropped: a malloc and free of a cluster per request cost more than the
  * copy (the allocator returns the memory to the kernel, and the next
  * request faults it in again, a page at a time).
  *
@@ -229,8 +229,42 @@ write_body (struct addcow *img, const void *buf, uint64_t count,
 struct cow_claim {
   uint64_t start, end;          /* whole clusters */
   unsigned sync_failures;       /* img->sync_failures when claimed */
+  uint8_t *buf;                 /* one cluster from the free list, or NULL */
   struct cow_claim *next;
 };
+
+/* The free list keeps at most this many bytes of buffers (and at least
+ * one): enough for every request in flight of a few busy connections. */
+#define COW_BUFS_MAX_BYTES (8u << 20)
+
+/* A buffer from the free list, or NULL.  Under claim_lock. */
+static uint8_t *
+cow_buf_pop (struct addcow *img)
+{
+  struct cow_buf *b = img->cow_bufs;
+
+  if (b) {
+    img->cow_bufs = b->next;
+    img->n_cow_bufs--;
+  }
+  return (uint8_t *) b;
+}
+
+/* Give BUF (one cluster) back to the free list; false if it is full.
+ * Under claim_lock. */
+static bool
+cow_buf_push (struct addcow *img, uint8_t *buf)
+{
+  unsigned max = COW_BUFS_MAX_BYTES / img->cluster_size;
+  struct cow_buf *b = (struct cow_buf *) buf;
+
+  if (img->n_cow_bufs >= (max > 0 ? max : 1))
+    return false;
+  b->next = img->cow_bufs;
+  img->cow_bufs = b;
+  img->n_cow_bufs++;
+  return true;
+}
 
 /* Whole clusters around [offset, offset+count), the last one cut at the
  * end of the disk.  COUNT > 0, in range. */
@@ -258,7 +292,8 @@ claimed (const struct addcow *img, uint64_t start, uint64_t end)
 
 /* Claim [start, end) as C, unless part of it is claimed already, or no
  * longer unallocated (a claimed write set its bits since the caller
- * looked).  Under the shared lock. */
+ * looked), with a buffer from the free list when [start, end) is one
+ * cluster.  Under the shared lock. */
 static bool
 claim (struct addcow *img, struct cow_claim *c, uint64_t start, uint64_t end)
 {
@@ -268,7 +303,9 @@ claim (struct addcow *img, struct cow_claim *c, uint64_t start, uint64_t end)
   ok = !claimed (img, start, end) && range_is (img, false, end - start, start);
   if (ok) {
     *c = (struct cow_claim) {
-      start, end, atomic_load (&img->sync_failures), img->claims };
+      start, end, atomic_load (&img->sync_failures),
+      end - start <= img->cluster_size ? cow_buf_pop (img) : NULL,
+      img->claims };
     img->claims = c;
   }
   pthread_mutex_unlock (&img->claim_lock);
@@ -276,8 +313,9 @@ claim (struct addcow *img, struct cow_claim *c, uint64_t start, uint64_t end)
 }
 
 /* Set the bits of claim C unless R (the write's result so far) is an
- * error, or a sync failed since C was claimed (EIO), and drop C.  Under
- * the shared lock.  Returns R, or -EIO. */
+ * error, or a sync failed since C was claimed (EIO), and drop C, giving
+ * C's buffer back (C->buf: NULL if the free list took it).  Under the
+ * shared lock.  Returns R, or -EIO. */
 static int
 mark_and_unclaim (struct addcow *img, struct cow_claim *c, int r)
 {
@@ -298,6 +336,8 @@ mark_and_unclaim (struct addcow *img, struct cow_claim *c, int r)
   for (p = &img->claims; *p != c; p = &(*p)->next)
     ;
   *p = c->next;
+  if (c->buf && cow_buf_push (img, c->buf))
+    c->buf = NULL;
   pthread_cond_broadcast (&img->claim_done);
   pthread_mutex_unlock (&img->claim_lock);
   return r;
@@ -314,49 +354,6 @@ wait_unclaimed (struct addcow *img, uint64_t start, uint64_t end)
   pthread_mutex_unlock (&img->claim_lock);
 }
 
-/* The free list keeps at most this many bytes of buffers (and at least
- * one): enough for every request in flight of a few busy connections. */
-#define COW_BUFS_MAX_BYTES (8u << 20)
-
-/* A buffer of LEN bytes for a claimed write, or NULL. */
-static uint8_t *
-cow_buf_get (struct addcow *img, size_t len)
-{
-  struct cow_buf *b = NULL;
-
-  if (len > img->cluster_size)
-    return malloc (len);
-  pthread_mutex_lock (&img->claim_lock);
-  if ((b = img->cow_bufs)) {
-    img->cow_bufs = b->next;
-    img->n_cow_bufs--;
-  }
-  pthread_mutex_unlock (&img->claim_lock);
-  return b ? (uint8_t *) b : malloc (img->cluster_size);
-}
-
-/* Give back a buffer of LEN bytes from cow_buf_get (or NULL). */
-static void
-cow_buf_put (struct addcow *img, uint8_t *buf, size_t len)
-{
-  unsigned max = COW_BUFS_MAX_BYTES / img->cluster_size;
-  struct cow_buf *b = (struct cow_buf *) buf;
-
-  if (!buf)
-    return;
-  if (len <= img->cluster_size) {
-    pthread_mutex_lock (&img->claim_lock);
-    if (img->n_cow_bufs < (max > 0 ? max : 1)) {
-      b->next = img->cow_bufs;
-      img->cow_bufs = b;
-      img->n_cow_bufs++;
-      b = NULL;
-    }
-    pthread_mutex_unlock (&img->claim_lock);
-  }
-  free (b);
-}
-
 /* Write BUF into the wholly unallocated clusters [start, end) claimed as
  * C, set their bits and drop the claim: under the shared lock, which it
  * drops at the end. */
@@ -370,7 +367,10 @@ claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
   int r = 0;
 
   if (start != offset || end != offset + count) {
-    if (!(wide = cow_buf_get (img, (size_t) (end - start))))
+    if (!c->buf && end - start <= img->cluster_size)
+      c->buf = malloc (img->cluster_size);   /* kept by the free list */
+    wide = c->buf ? c->buf : malloc (end - start);
+    if (!wide)
       r = set_error (ENOMEM, "%s: out of memory", img->filename);
     else if ((r = image_pread (img, wide, offset - start, start)) == 0
              && (r = image_pread (img, wide + (offset - start) + count,
@@ -381,9 +381,12 @@ claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
   }
   if (r == 0)
     r = image_write_unmarked (img, data, (size_t) (end - start), start);
+  if (wide == c->buf)
+    wide = NULL;                /* C's: the free list may take it back */
   r = mark_and_unclaim (img, c, r);
   unlock (img);
-  cow_buf_put (img, wide, (size_t) (end - start));
+  free (wide);
+  free (c->buf);                /* NULL when the free list took it */
   return r;
 }
 
