@@ -10,10 +10,10 @@
  * THREAD MODEL: NBDKIT_THREAD_MODEL_PARALLEL.  A libaddcow handle is safe
  * for concurrent calls (its contract is in addcow.h and libaddcow(3),
  * THREAD SAFETY): reads, block status and writes into allocated clusters
- * run side by side, and so do copy-on-write and other writes into
- * unallocated clusters, up to the moment they set their bits (alone);
- * zeroing of unallocated clusters and a flush with bits to write are
- * serialised inside the library.  So the plugin takes no lock of its own.
+ * run side by side, and so do copy-on-write and other writes of data into
+ * unallocated clusters, bits included; zeroing of unallocated clusters
+ * and a flush with bits to write are serialised inside the library.  So
+ * the plugin takes no lock of its own.
  *
  * Ordering on disk (spec section 7) is the library's: new bits stay in
  * memory until addcow_flush, which syncs the image file, then writes the

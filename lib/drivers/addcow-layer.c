@@ -33,9 +33,12 @@ bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
   struct bit_run_hint *h = &img->run_hint, seen;
   uint64_t from = n + 1, next;
 
-  if (img->writable) {
+  if (img->writable) {         /* claimed writes set bits meanwhile */
+    pthread_rwlock_rdlock (&img->bits_lock);
     *bit = bitmap_get (&img->bm, n);
-    return bitmap_find_bounded (&img->bm, n + 1, end, !*bit);
+    next = bitmap_find_bounded (&img->bm, n + 1, end, !*bit);
+    pthread_rwlock_unlock (&img->bits_lock);
+    return next;
   }
   pthread_mutex_lock (&h->lock);
   seen = *h;

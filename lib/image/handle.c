@@ -19,33 +19,56 @@
  *    then only writes the image file at the same offsets;
  *  - a flush with no bit set since the last good one: only an fdatasync
  *    (none at all when nothing was written: see addcow_flush).
- * Exclusive: whatever sets bits or clears dirty flags -- a write that
- * reaches an unallocated cluster, and a flush with bits to write.
+ * Exclusive: a write that reaches an unallocated cluster other than as a
+ * claimed write (below), and a flush with bits to write.
  *
- * Only exclusive calls change bits (a write sets them; a flush whose data
- * sync fails forgets the unsynced ones), so "allocated" seen under the
- * shared lock holds until that lock is dropped.
+ * Bits change only under the exclusive lock (a write sets them; a flush
+ * whose data sync fails forgets the unsynced ones), or, under the shared
+ * lock, from clear to set for claimed clusters (below).  So "allocated"
+ * seen under the shared lock holds until that lock is dropped.
  *
  * COPY-ON-WRITE, and any write of data into wholly unallocated clusters,
- * runs under the shared lock, so that many of them (reads and writes of
- * the image file) overlap: the write is widened to whole clusters, the
- * part it does not cover read (the backing chain's bytes, or zeros) and
- * the clusters written to the image file, their bits still unset -- they
- * read as before meanwhile.  Then, under the exclusive lock, only the bits
- * are set.  While that lasts, the clusters are CLAIMED (a list of the
- * writers' stack records, under a mutex of its own): a second writer into
- * a claimed cluster waits until the claim is dropped, whether it would
- * copy on write too or needs the exclusive lock (a zeroing, a write that
- * also reaches allocated clusters), and then starts again, so no write
- * ever merges with bytes another one is replacing.  The bytes read are
+ * runs under the shared lock from start to end, so that many of them
+ * (reads and writes of the image file) overlap: the write is widened to
+ * whole clusters, the part it does not cover read (the backing chain's
+ * bytes, or zeros) and the clusters written to the image file, their bits
+ * still unset -- they read as before meanwhile.  Then only the bits are
+ * set, under claim_lock and bits_lock.  While that lasts, the clusters are
+ * CLAIMED (a list of the writers' stack records, under claim_lock): a
+ * second writer into a claimed cluster waits until the claim is dropped,
+ * whether it would copy on write too or needs the exclusive lock (a
+ * zeroing, a write that also reaches allocated clusters), and then starts
+ * again, so no write ever merges with bytes another one is replacing.
+ * Setting the bits and dropping the claim is one section of claim_lock,
+ * and a claim checks under claim_lock that its clusters are still
+ * unallocated, so a cluster is claimed at most once.  The bytes read are
  * still current when the bits are set: an unallocated cluster is written
- * only under a claim or by an exclusive writer that found no claim on it
- * (and allocates it in the same section).  A data sync of the image file
- * that fails while a claim is held may have lost what it wrote: that
- * write sets no bits and fails with EIO (write.c counts the failures).
+ * only under a claim or by an exclusive writer (which no claim outlives).
  *
- * The lock prefers writers, so that a stream of reads cannot starve a
- * copy-on-write.
+ * bits_lock: the bitmap's memory is read under the shared lock (every
+ * lookup, addcow-layer.c) while claimed writes set bits: lookups of a
+ * writable handle take it shared, claimed writes set bits under it
+ * exclusively, for a few instructions.  Under the exclusive handle lock
+ * nobody else is in.  Order: claim_lock, then bits_lock.
+ *
+ * A data sync of the image file that fails may have lost what a claimed
+ * write wrote before it: that write sets no bits and fails with EIO
+ * (write.c counts the failures; a claim compares the count with the one
+ * it saw when it claimed).  A flush with no bit to write syncs under the
+ * shared lock with "syncing" set (under claim_lock, at a moment without
+ * dirty bits): a claimed write waits for the end of that sync before it
+ * sets bits, so it sees its failure, and no bit is set while the flush
+ * runs.  A flush with bits to write takes the exclusive lock: no claim is
+ * in progress then.
+ *
+ * The buffer a claimed write widens into (one cluster, the common case of a
+ * small write) comes from a free list kept under claim_lock, taken with
+ * the claim and given back as it is dropped: a malloc and free of a cluster per request cost more than the
+ * copy (the allocator returns the memory to the kernel, and the next
+ * request faults it in again, a page at a time).
+ *
+ * Both reader-writer locks prefer writers, so that a stream of reads
+ * cannot starve an exclusive writer, or a claimed write its bits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,18 +89,21 @@ handle_lock_init (struct addcow *img)
         (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   if (r == 0)
     r = pthread_rwlock_init (&img->lock, &attr);
+  if (r == 0 && (r = pthread_rwlock_init (&img->bits_lock, &attr)) != 0)
+    pthread_rwlock_destroy (&img->lock);
   pthread_rwlockattr_destroy (&attr);
   if (r != 0)
     return -r;
-  if ((r = pthread_mutex_init (&img->flush_lock, NULL)) != 0) {
-    pthread_rwlock_destroy (&img->lock);
-    return -r;
-  }
+  if ((r = pthread_mutex_init (&img->flush_lock, NULL)) != 0)
+    goto no_flush_lock;
   if ((r = pthread_mutex_init (&img->claim_lock, NULL)) != 0)
     goto no_claim_lock;
   if ((r = pthread_cond_init (&img->claim_done, NULL)) != 0)
     goto no_claim_done;
   img->claims = NULL;
+  img->syncing = false;
+  img->cow_bufs = NULL;
+  img->n_cow_bufs = 0;
   atomic_init (&img->unsynced, false);
   atomic_init (&img->sync_failures, 0);
   return 0;
@@ -86,13 +112,26 @@ handle_lock_init (struct addcow *img)
   pthread_mutex_destroy (&img->claim_lock);
  no_claim_lock:
   pthread_mutex_destroy (&img->flush_lock);
+ no_flush_lock:
+  pthread_rwlock_destroy (&img->bits_lock);
   pthread_rwlock_destroy (&img->lock);
   return -r;
 }
 
+struct cow_buf {
+  struct cow_buf *next;
+};
+
 void
 handle_lock_destroy (struct addcow *img)
 {
+  struct cow_buf *b;
+
+  while ((b = img->cow_bufs)) {
+    img->cow_bufs = b->next;
+    free (b);
+  }
+  pthread_rwlock_destroy (&img->bits_lock);
   pthread_cond_destroy (&img->claim_done);
   pthread_mutex_destroy (&img->claim_lock);
   pthread_mutex_destroy (&img->flush_lock);
@@ -190,8 +229,42 @@ write_body (struct addcow *img, const void *buf, uint64_t count,
 struct cow_claim {
   uint64_t start, end;          /* whole clusters */
   unsigned sync_failures;       /* img->sync_failures when claimed */
+  uint8_t *buf;                 /* one cluster from the free list, or NULL */
   struct cow_claim *next;
 };
+
+/* The free list keeps at most this many bytes of buffers (and at least
+ * one): enough for every request in flight of a few busy connections. */
+#define COW_BUFS_MAX_BYTES (8u << 20)
+
+/* A buffer from the free list, or NULL.  Under claim_lock. */
+static uint8_t *
+cow_buf_pop (struct addcow *img)
+{
+  struct cow_buf *b = img->cow_bufs;
+
+  if (b) {
+    img->cow_bufs = b->next;
+    img->n_cow_bufs--;
+  }
+  return (uint8_t *) b;
+}
+
+/* Give BUF (one cluster) back to the free list; false if it is full.
+ * Under claim_lock. */
+static bool
+cow_buf_push (struct addcow *img, uint8_t *buf)
+{
+  unsigned max = COW_BUFS_MAX_BYTES / img->cluster_size;
+  struct cow_buf *b = (struct cow_buf *) buf;
+
+  if (img->n_cow_bufs >= (max > 0 ? max : 1))
+    return false;
+  b->next = img->cow_bufs;
+  img->cow_bufs = b;
+  img->n_cow_bufs++;
+  return true;
+}
 
 /* Whole clusters around [offset, offset+count), the last one cut at the
  * end of the disk.  COUNT > 0, in range. */
@@ -217,34 +290,57 @@ claimed (const struct addcow *img, uint64_t start, uint64_t end)
   return false;
 }
 
-/* Claim [start, end) as C, unless part of it is claimed already. */
+/* Claim [start, end) as C, unless part of it is claimed already, or no
+ * longer unallocated (a claimed write set its bits since the caller
+ * looked), with a buffer from the free list when [start, end) is one
+ * cluster.  Under the shared lock. */
 static bool
 claim (struct addcow *img, struct cow_claim *c, uint64_t start, uint64_t end)
 {
   bool ok;
 
   pthread_mutex_lock (&img->claim_lock);
-  ok = !claimed (img, start, end);
+  ok = !claimed (img, start, end) && range_is (img, false, end - start, start);
   if (ok) {
     *c = (struct cow_claim) {
-      start, end, atomic_load (&img->sync_failures), img->claims };
+      start, end, atomic_load (&img->sync_failures),
+      end - start <= img->cluster_size ? cow_buf_pop (img) : NULL,
+      img->claims };
     img->claims = c;
   }
   pthread_mutex_unlock (&img->claim_lock);
   return ok;
 }
 
-static void
-unclaim (struct addcow *img, struct cow_claim *c)
+/* Set the bits of claim C unless R (the write's result so far) is an
+ * error, or a sync failed since C was claimed (EIO), and drop C, giving
+ * C's buffer back (C->buf: NULL if the free list took it).  Under the
+ * shared lock.  Returns R, or -EIO. */
+static int
+mark_and_unclaim (struct addcow *img, struct cow_claim *c, int r)
 {
   struct cow_claim **p;
 
   pthread_mutex_lock (&img->claim_lock);
+  while (img->syncing)
+    pthread_cond_wait (&img->claim_done, &img->claim_lock);
+  if (r == 0 && atomic_load (&img->sync_failures) != c->sync_failures)
+    r = set_error (EIO, "%s: a sync of image file '%s' failed while "
+                   "this write was in progress", img->filename,
+                   img->image.path);
+  if (r == 0) {
+    pthread_rwlock_wrlock (&img->bits_lock);
+    image_mark_allocated (img, c->end - c->start, c->start);
+    pthread_rwlock_unlock (&img->bits_lock);
+  }
   for (p = &img->claims; *p != c; p = &(*p)->next)
     ;
   *p = c->next;
+  if (c->buf && cow_buf_push (img, c->buf))
+    c->buf = NULL;
   pthread_cond_broadcast (&img->claim_done);
   pthread_mutex_unlock (&img->claim_lock);
+  return r;
 }
 
 /* Wait, holding no lock of the handle, until nothing of [start, end) is
@@ -259,8 +355,8 @@ wait_unclaimed (struct addcow *img, uint64_t start, uint64_t end)
 }
 
 /* Write BUF into the wholly unallocated clusters [start, end) claimed as
- * C: entered under the shared lock, which it drops; sets their bits under
- * the exclusive lock, then drops the claim. */
+ * C, set their bits and drop the claim: under the shared lock, which it
+ * drops at the end. */
 static int
 claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
                uint64_t count, uint64_t offset)
@@ -271,7 +367,10 @@ claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
   int r = 0;
 
   if (start != offset || end != offset + count) {
-    if (!(wide = malloc (end - start)))
+    if (!c->buf && end - start <= img->cluster_size)
+      c->buf = malloc (img->cluster_size);   /* kept by the free list */
+    wide = c->buf ? c->buf : malloc (end - start);
+    if (!wide)
       r = set_error (ENOMEM, "%s: out of memory", img->filename);
     else if ((r = image_pread (img, wide, offset - start, start)) == 0
              && (r = image_pread (img, wide + (offset - start) + count,
@@ -282,19 +381,12 @@ claimed_write (struct addcow *img, struct cow_claim *c, const void *buf,
   }
   if (r == 0)
     r = image_write_unmarked (img, data, (size_t) (end - start), start);
+  if (wide == c->buf)
+    wide = NULL;                /* C's: the free list may take it back */
+  r = mark_and_unclaim (img, c, r);
   unlock (img);
-  if (r == 0) {
-    wrlock (img);
-    if (atomic_load (&img->sync_failures) != c->sync_failures)
-      r = set_error (EIO, "%s: a sync of image file '%s' failed while "
-                     "this write was in progress", img->filename,
-                     img->image.path);
-    else
-      image_mark_allocated (img, end - start, start);
-    unlock (img);
-  }
-  unclaim (img, c);
   free (wide);
+  free (c->buf);                /* NULL when the free list took it */
   return r;
 }
 
@@ -305,7 +397,6 @@ write_locked (struct addcow *img, const void *buf, uint64_t count,
 {
   struct cow_claim c;
   uint64_t start, end;
-  bool unclaimed;
   int r;
 
   for (;;) {
@@ -325,16 +416,10 @@ write_locked (struct addcow *img, const void *buf, uint64_t count,
     }
     else {
       unlock (img);
-      wrlock (img);
-      pthread_mutex_lock (&img->claim_lock);
-      unclaimed = !claimed (img, start, end);
-      pthread_mutex_unlock (&img->claim_lock);
-      if (unclaimed) {
-        r = write_body (img, buf, count, offset);
-        unlock (img);
-        break;
-      }
+      wrlock (img);             /* no claim is held meanwhile */
+      r = write_body (img, buf, count, offset);
       unlock (img);
+      break;
     }
     wait_unclaimed (img, start, end);
   }
@@ -368,15 +453,23 @@ addcow_pwrite_zeroes (struct addcow *img, uint64_t count, uint64_t offset)
 int
 addcow_flush (struct addcow *img)
 {
-  bool data;
+  bool data, dirty;
   int r = 0;
 
   pthread_mutex_lock (&img->flush_lock);
   data = atomic_exchange (&img->unsynced, false);
   rdlock (img);
-  if (!img->bm.any_dirty) {             /* at most the data sync */
+  pthread_mutex_lock (&img->claim_lock);
+  dirty = img->bm.any_dirty;
+  img->syncing = !dirty;                /* no bit is set until it ends */
+  pthread_mutex_unlock (&img->claim_lock);
+  if (!dirty) {                         /* at most the data sync */
     if (data)
       r = image_flush (img);
+    pthread_mutex_lock (&img->claim_lock);
+    img->syncing = false;
+    pthread_cond_broadcast (&img->claim_done);
+    pthread_mutex_unlock (&img->claim_lock);
     unlock (img);
   }
   else {

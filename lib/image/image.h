@@ -81,6 +81,14 @@ struct addcow {
   pthread_cond_t claim_done;    /* a claim was dropped */
   struct cow_claim *claims;     /* clusters being written outside the
                                  * exclusive lock, bits not yet set */
+  pthread_rwlock_t bits_lock;   /* the bitmap's memory while claimed
+                                 * writes set bits under the shared lock
+                                 * (handle.c) */
+  bool syncing;                 /* a flush syncs data under the shared
+                                 * lock (handle.c), under claim_lock */
+  struct cow_buf *cow_bufs;     /* free one-cluster buffers for claimed
+                                 * writes, under claim_lock (handle.c) */
+  unsigned n_cow_bufs;
   atomic_uint sync_failures;    /* failed data syncs of the image file
                                  * (write.c): a claim that saw one pass
                                  * sets no bits */

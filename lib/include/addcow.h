@@ -17,9 +17,9 @@
  *    addcow_pread, addcow_block_status and addcow_is_allocated run
  *    concurrently with each other and with writes into allocated clusters;
  *    addcow_pwrite and addcow_pwrite_zeroes are safe from any thread (a
- *    write of data into unallocated clusters reads the backing data and
- *    writes the clusters concurrently, and sets the bits alone, under the
- *    handle's lock; another write to those clusters waits for it);
+ *    write of data into unallocated clusters reads the backing data,
+ *    writes the clusters and sets their bits concurrently with the other
+ *    calls; another write to those clusters waits for it);
  *    addcow_flush is safe from any thread (alone only when it has bits to
  *    write).  Concurrent writes to overlapping bytes land in some order.
  *    The getters are safe from any thread, except that

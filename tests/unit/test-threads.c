@@ -23,10 +23,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -535,6 +537,108 @@ START_TEST (test_sync_failure_during_claim)
 }
 END_TEST
 
+/* A copy-on-write sets its bits beside a read in progress: it does not
+ * wait for every request under the shared lock to end (with many in
+ * flight, waiting for all of them to drain before each copy-on-write, and
+ * holding back new ones meanwhile, made 4 connections slower than one).
+ * The read blocks in the image file's pread until the write is done; a
+ * write that waited for it would never end, so after 30 s the read is let
+ * go and the test fails. */
+static atomic_bool read_armed;
+static sem_t read_blocked, read_release, cow_done;
+
+static ssize_t
+blocking_pread (void *opaque, int fd, void *buf, size_t count, off_t offset)
+{
+  (void) opaque;
+  if (atomic_exchange (&read_armed, false)) {
+    sem_post (&read_blocked);
+    sem_wait (&read_release);
+  }
+  return pread (fd, buf, count, offset);
+}
+
+static void *
+blocked_reader (void *arg)
+{
+  uint8_t buf[4096];
+
+  if (addcow_pread (arg, buf, sizeof buf, 0) != 0)
+    errors++;
+  return NULL;
+}
+
+static int cow_r = 1;
+
+static void *
+cow_writer (void *arg)
+{
+  uint8_t buf[4096];
+
+  memset (buf, 0x77, sizeof buf);
+  cow_r = addcow_pwrite (arg, buf, sizeof buf, CS + 100);
+  sem_post (&cow_done);
+  return NULL;
+}
+
+START_TEST (test_cow_beside_read_in_progress)
+{
+  char *dir = tu_mkdtemp ();
+  char *top = tu_join (dir, "vm.add-cow"), *base = tu_join (dir, "b.raw");
+  struct addcow_io io = { .pread = blocking_pread };
+  struct addcow_open_opts o = ADDCOW_OPEN_OPTS_INIT;
+  uint8_t buf[4096], back[CS], want[CS];
+  struct timespec deadline;
+  pthread_t rt, wt;
+  struct addcow *h;
+  bool done;
+  int r;
+
+  tu_make_file (base, MiB, 3);
+  tu_fill (want, CS, 3, CS);
+  memset (want + 100, 0x77, sizeof buf);
+  tu_create (top, NULL, "b.raw", "raw", CS, 0);
+  o.flags = ADDCOW_OPEN_WRITE;
+  o.io = &io;
+  ck_assert_int_eq (addcow_open (top, &o, &h), 0);
+  memset (buf, 0x5a, sizeof buf);
+  ck_assert_int_eq (addcow_pwrite (h, buf, sizeof buf, 0), 0);
+  sem_init (&read_blocked, 0, 0);
+  sem_init (&read_release, 0, 0);
+  sem_init (&cow_done, 0, 0);
+  errors = 0;
+  atomic_store (&read_armed, true);
+  ck_assert_int_eq (pthread_create (&rt, NULL, blocked_reader, h), 0);
+  sem_wait (&read_blocked);     /* the read holds the shared lock */
+  ck_assert_int_eq (pthread_create (&wt, NULL, cow_writer, h), 0);
+  clock_gettime (CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 30;
+  do
+    r = sem_timedwait (&cow_done, &deadline);
+  while (r < 0 && errno == EINTR);
+  done = r == 0;
+  sem_post (&read_release);
+  pthread_join (rt, NULL);
+  pthread_join (wt, NULL);
+  ck_assert_msg (done, "a copy-on-write waited for a read in progress");
+  ck_assert_int_eq (cow_r, 0);
+  ck_assert_uint_eq (errors, 0);
+  ck_assert_int_eq (addcow_pread (h, back, CS, CS), 0);
+  ck_assert_msg (memcmp (back, want, CS) == 0,
+                 "the copied cluster does not hold the backing bytes "
+                 "around the write");
+  ck_assert_int_eq (addcow_close (h), 0);
+  sem_destroy (&read_blocked);
+  sem_destroy (&read_release);
+  sem_destroy (&cow_done);
+
+  free (base);
+  free (top);
+  tu_rmtree (dir);
+  free (dir);
+}
+END_TEST
+
 /* Count the fdatasyncs of each descriptor. */
 static atomic_uint datasyncs;
 
@@ -598,6 +702,7 @@ main (void)
   tcase_add_test (tc, test_flush_only_what_was_written);
   tcase_add_test (tc, test_claims_and_exclusive_writers);
   tcase_add_test (tc, test_sync_failure_during_claim);
+  tcase_add_test (tc, test_cow_beside_read_in_progress);
   suite_add_tcase (s, tc);
   return tu_run (s);
 }
