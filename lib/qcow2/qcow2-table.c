@@ -48,6 +48,7 @@ qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
   t->cluster_size = UINT32_C (1) << h->cluster_bits;
   t->entry_bytes = h->extended_l2 ? 16 : 8;
   t->l2_entries = t->cluster_size / t->entry_bytes;
+  t->l2_bits = h->cluster_bits - (h->extended_l2 ? 4 : 3);
   n = QCOW2_CACHE_BYTES / t->cluster_size;
   if (n > QCOW2_CACHE_MAX_SLOTS)
     n = QCOW2_CACHE_MAX_SLOTS;
@@ -84,11 +85,16 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
   unsigned i;
   int r;
 
-  for (i = 0; i < t->nslots; i++)
-    if (t->slots[i].used && t->slots[i].offset == cluster) {
+  /* The two slots used last first: a walk alternates between one L1
+   * cluster and one L2 table. */
+  for (i = 0; i < 2 && !s; i++) {
+    struct qcow2_cache_slot *h = &t->slots[t->recent[i]];
+    if (h->used && h->offset == cluster)
+      s = h;
+  }
+  for (i = 0; i < t->nslots && !s; i++)
+    if (t->slots[i].used && t->slots[i].offset == cluster)
       s = &t->slots[i];
-      break;
-    }
   if (!s) {
     s = &t->slots[0];
     for (i = 1; i < t->nslots; i++)
@@ -105,6 +111,10 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
     s->offset = cluster;
   }
   s->used = ++t->clock;
+  if (t->recent[0] != (unsigned) (s - t->slots)) {
+    t->recent[1] = t->recent[0];
+    t->recent[0] = (unsigned) (s - t->slots);
+  }
   *out = s;
   return 0;
 }
@@ -180,7 +190,7 @@ static int
 check_host (const struct qcow2_tables *t, uint64_t entry, uint64_t host,
             uint64_t guest)
 {
-  if (host % t->cluster_size != 0)
+  if ((host & (t->cluster_size - 1)) != 0)
     return bad_entry (t, guest, "unaligned cluster offset", entry);
   if (t->has_data_file && host != guest)
     return bad_entry (t, guest, "data file offset differs from the guest "
@@ -270,7 +280,7 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
 static int
 l2_table (struct qcow2_tables *t, uint64_t offset, uint64_t *l2_offset)
 {
-  uint64_t l1_index = (offset >> t->h->cluster_bits) / t->l2_entries;
+  uint64_t l1_index = offset >> (t->h->cluster_bits + t->l2_bits);
   uint64_t l1e = 0;
   int r;
 
@@ -298,7 +308,7 @@ unallocated_table (const struct qcow2_tables *t, uint64_t offset,
                    struct qcow2_map *m)
 {
   uint64_t cluster = offset >> t->h->cluster_bits;
-  uint64_t l2_index = cluster % t->l2_entries;
+  uint64_t l2_index = cluster & (t->l2_entries - 1);
   uint32_t in_cluster = (uint32_t) (offset & (t->cluster_size - 1));
 
   memset (m, 0, sizeof *m);
@@ -328,24 +338,46 @@ l2_load (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
   *bitmap = t->h->extended_l2 ? be64_load (s->data + i * 16 + 8) : 0;
 }
 
+size_t
+qcow2_zero_prefix (const uint8_t *p, size_t len)
+{
+  size_t n = 0;
+
+  /* 64 bytes at a time: eight loads OR'd together, one test (tables
+   * are almost all zero); named words, not an array, so that nothing
+   * goes through the stack. */
+  for (; len - n >= 64; n += 64) {
+    uint64_t w0, w1, w2, w3, w4, w5, w6, w7;
+    memcpy (&w0, p + n, 8);
+    memcpy (&w1, p + n + 8, 8);
+    memcpy (&w2, p + n + 16, 8);
+    memcpy (&w3, p + n + 24, 8);
+    memcpy (&w4, p + n + 32, 8);
+    memcpy (&w5, p + n + 40, 8);
+    memcpy (&w6, p + n + 48, 8);
+    memcpy (&w7, p + n + 56, 8);
+    if (((w0 | w1) | (w2 | w3) | (w4 | w5) | (w6 | w7)) != 0)
+      break;
+  }
+  for (; len - n >= 8; n += 8) {
+    uint64_t w;
+    memcpy (&w, p + n, 8);
+    if (w != 0)
+      break;
+  }
+  return n;
+}
+
 /* How many entries from I (below END) of the table in S are all zero
- * (unallocated, no subcluster bits): one compare of each, no decoding. */
+ * (unallocated, no subcluster bits): no decoding. */
 static uint64_t
 zero_entries (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
               uint64_t i, uint64_t end)
 {
-  const uint8_t *p = s->data + i * t->entry_bytes;
-  bool extended = t->entry_bytes == 16;
-  uint64_t n = 0, word, bits = 0;
+  size_t bytes = qcow2_zero_prefix (s->data + i * t->entry_bytes,
+                                    (size_t) (end - i) * t->entry_bytes);
 
-  for (; i + n < end; n++, p += t->entry_bytes) {
-    memcpy (&word, p, 8);               /* fixed sizes: inlined loads */
-    if (extended)
-      memcpy (&bits, p + 8, 8);
-    if (word != 0 || bits != 0)
-      break;
-  }
-  return n;
+  return t->entry_bytes == 16 ? bytes >> 4 : bytes >> 3;
 }
 
 /* The walk of qcow2_lookup_run inside one L2 table (in slot S, T->lock
@@ -356,13 +388,14 @@ l2_extend (struct qcow2_tables *t, const struct qcow2_cache_slot *s,
            struct qcow2_map *m)
 {
   uint64_t cs = t->cluster_size;
-  uint64_t i = ((offset + m->len) >> t->h->cluster_bits) % t->l2_entries;
+  uint64_t i = ((offset + m->len) >> t->h->cluster_bits)
+               & (t->l2_entries - 1);
   uint64_t entry, bitmap;
   struct qcow2_map next;
   int r;
 
   /* Only a run that ends on a cluster boundary can go on. */
-  if ((offset + m->len) % cs != 0 || i == 0)
+  if (((offset + m->len) & (cs - 1)) != 0 || i == 0)
     return 0;
   for (; i < t->l2_entries && m->len < max; i++) {
     uint64_t guest = offset + m->len;
@@ -394,7 +427,7 @@ qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
                   bool merge_compressed, struct qcow2_map *m)
 {
   uint64_t cluster = offset >> t->h->cluster_bits;
-  uint64_t l2_index = cluster % t->l2_entries;
+  uint64_t l2_index = cluster & (t->l2_entries - 1);
   uint64_t guest = cluster << t->h->cluster_bits;
   uint64_t l2_offset = 0, entry, bitmap;
   struct qcow2_cache_slot *s;

@@ -147,11 +147,14 @@ struct qcow2_tables {
   const struct qcow2_header *h;
   uint32_t cluster_size;
   uint32_t l2_entries;          /* entries per L2 table */
+  uint32_t l2_bits;             /* log2 (l2_entries): all sizes here are
+                                 * powers of 2, masks not divisions */
   uint32_t entry_bytes;         /* 8, or 16 with extended L2 */
   bool has_data_file;
   pthread_mutex_t lock;         /* the slots and the clock */
   uint64_t clock;
   unsigned nslots;
+  unsigned recent[2];           /* the slots used last, newest first */
   struct qcow2_cache_slot *slots;
 };
 
@@ -179,6 +182,11 @@ bool qcow2_continues (const struct qcow2_map *run,
 int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
                      uint64_t bitmap, uint64_t guest, uint32_t in_cluster,
                      struct qcow2_map *m);
+
+/* How many bytes at the start of P (LEN bytes, a multiple of 8) are
+ * zero, counted in whole 8-byte words: where the next non-zero table
+ * entry is, without decoding the zero ones before it. */
+size_t qcow2_zero_prefix (const uint8_t *p, size_t len);
 
 /* ---- qcow2-compress.c -------------------------------------------------- */
 
