@@ -119,32 +119,18 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
   return 0;
 }
 
-/* Copy LEN bytes at POS of the table cluster at host offset CLUSTER
- * (aligned, inside the file) into OUT, through the cache. */
-static int
-cache_get (struct qcow2_tables *t, uint64_t cluster, uint32_t pos,
-           void *out, size_t len)
-{
-  struct qcow2_cache_slot *s;
-  int r;
-
-  pthread_mutex_lock (&t->lock);
-  if ((r = slot_get (t, cluster, &s)) == 0)
-    memcpy (out, s->data + pos, len);
-  pthread_mutex_unlock (&t->lock);
-  return r;
-}
-
-/* The big-endian 64-bit entry at byte OFFSET of a table in the file. */
+/* The big-endian 64-bit entry at byte OFFSET (8-aligned) of a table in
+ * the file (its cluster aligned, inside the file), through the cache.
+ * T->lock held. */
 static int
 table_entry (struct qcow2_tables *t, uint64_t offset, uint64_t *e)
 {
   uint64_t cluster = offset & ~(uint64_t) (t->cluster_size - 1);
-  uint8_t b[8];
-  int r = cache_get (t, cluster, (uint32_t) (offset - cluster), b, 8);
+  struct qcow2_cache_slot *s;
+  int r = slot_get (t, cluster, &s);
 
   if (r == 0)
-    *e = be64_load (b);
+    *e = be64_load (s->data + (offset - cluster));
   return r;
 }
 
@@ -276,7 +262,7 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
 }
 
 /* The host offset of the L2 table that covers guest OFFSET (0: none),
- * checked. */
+ * checked.  T->lock held. */
 static int
 l2_table (struct qcow2_tables *t, uint64_t offset, uint64_t *l2_offset)
 {
@@ -433,23 +419,22 @@ qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
   struct qcow2_cache_slot *s;
   int r;
 
+  /* One lock for the L1 entry and the L2 table. */
+  pthread_mutex_lock (&t->lock);
   if ((r = l2_table (t, offset, &l2_offset)) < 0)
-    return r;
-  if (l2_offset == 0)
+    ;
+  else if (l2_offset == 0)
     unallocated_table (t, offset, m);
-  else {
-    pthread_mutex_lock (&t->lock);
-    if ((r = slot_get (t, l2_offset, &s)) == 0) {
-      l2_load (t, s, l2_index, &entry, &bitmap);
-      r = qcow2_decode_l2 (t, entry, bitmap, guest,
-                           (uint32_t) (offset - guest), m);
-      if (r == 0)
-        r = l2_extend (t, s, offset, max, merge_compressed, m);
-    }
-    pthread_mutex_unlock (&t->lock);
-    if (r < 0)
-      return r;
+  else if ((r = slot_get (t, l2_offset, &s)) == 0) {
+    l2_load (t, s, l2_index, &entry, &bitmap);
+    r = qcow2_decode_l2 (t, entry, bitmap, guest,
+                         (uint32_t) (offset - guest), m);
+    if (r == 0)
+      r = l2_extend (t, s, offset, max, merge_compressed, m);
   }
+  pthread_mutex_unlock (&t->lock);
+  if (r < 0)
+    return r;
   m->len = min_u64 (m->len, max);
   return 0;
 }
