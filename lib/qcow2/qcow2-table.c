@@ -9,6 +9,8 @@
  * copies the entry it needs out under the mutex, so no caller keeps a
  * pointer into a slot that another thread may reuse.  A miss reads the
  * cluster under the mutex too: table reads are rare next to data reads.
+ * A walk through the disk in order has the next L2 tables read ahead on
+ * a thread (qcow2-prefetch.c): the miss then takes that buffer.
  *
  * Every entry is checked before use: L2 tables aligned and inside the
  * file, data clusters aligned and starting inside their file, compressed
@@ -57,6 +59,7 @@ qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
   if (!t->slots)
     return set_error (ENOMEM, "%s: out of memory", file);
   pthread_mutex_init (&t->lock, NULL);
+  qcow2_prefetch_init (&t->prefetch, io, fd, t->cluster_size);
   return 0;
 }
 
@@ -67,6 +70,7 @@ qcow2_tables_free (struct qcow2_tables *t)
 
   if (!t->slots)
     return;
+  qcow2_prefetch_free (&t->prefetch);
   for (i = 0; i < t->nslots; i++)
     free (t->slots[i].data);
   free (t->slots);
@@ -101,10 +105,12 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
       if (t->slots[i].used < s->used)
         s = &t->slots[i];
     s->used = 0;
-    if (!s->data && !(s->data = malloc (t->cluster_size)))
+    if (qcow2_prefetch_take (&t->prefetch, cluster, &s->data))
+      ;                         /* read ahead: qcow2-prefetch.c */
+    else if (!s->data && !(s->data = malloc (t->cluster_size)))
       return set_error (ENOMEM, "%s: out of memory", t->file);
-    if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
-                      cluster)) < 0)
+    else if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
+                           cluster)) < 0)
       return set_error (-r, "%s: could not read a table at 0x%llx: %s",
                         t->file, (unsigned long long) cluster,
                         strerror (-r));
@@ -261,6 +267,16 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
   return 0;
 }
 
+/* Is L2_OFFSET (not 0) a place for an L2 table: aligned to a cluster,
+ * the whole table inside the file? */
+static bool
+l2_offset_ok (const struct qcow2_tables *t, uint64_t l2_offset)
+{
+  return (l2_offset & (t->cluster_size - 1)) == 0
+         && t->file_size >= t->cluster_size
+         && l2_offset <= t->file_size - t->cluster_size;
+}
+
 /* The host offset of the L2 table that covers guest OFFSET (0: none),
  * checked.  T->lock held. */
 static int
@@ -278,14 +294,45 @@ l2_table (struct qcow2_tables *t, uint64_t offset, uint64_t *l2_offset)
   *l2_offset = l1e & L1_OFFSET_MASK;
   if (*l2_offset == 0)
     return 0;
-  if (*l2_offset % t->cluster_size != 0
-      || *l2_offset > t->file_size - min_u64 (t->file_size, t->cluster_size)
-      || t->file_size < t->cluster_size)
+  if (!l2_offset_ok (t, *l2_offset))
     return set_error (EINVAL, "%s: invalid L1 entry 0x%016llx (an L2 table "
                       "%s)", t->file, (unsigned long long) l1e,
                       *l2_offset % t->cluster_size ? "not aligned to a "
                       "cluster" : "past the end of the file");
   return 0;
+}
+
+/* A lookup in the table of L1_INDEX (its L1 entry just read).  If the
+ * walk goes through the disk in order and has just entered this table,
+ * read the next ones ahead (qcow2-prefetch.c): those whose L1 entries are
+ * in the same L1 cluster (no read, no error here), name valid tables, and
+ * are not in the cache.  T->lock held. */
+static void
+read_ahead (struct qcow2_tables *t, uint64_t l1_index)
+{
+  uint64_t mask = ~(uint64_t) (t->cluster_size - 1);
+  uint64_t here = t->h->l1_table_offset + l1_index * 8, at, l1e, l2, k;
+  bool entered = l1_index > 0 && t->last_l1 == l1_index;
+  unsigned i;
+
+  t->last_l1 = l1_index + 1;
+  if (!entered)
+    return;
+  for (k = 1; k <= t->prefetch.depth; k++) {
+    at = here + k * 8;
+    l1e = 0;
+    if (l1_index + k >= t->h->l1_size || (at & mask) != (here & mask)
+        || table_entry (t, at, &l1e) < 0)
+      return;
+    l2 = l1e & L1_OFFSET_MASK;
+    if (l2 == 0 || !l2_offset_ok (t, l2))
+      continue;
+    for (i = 0; i < t->nslots; i++)
+      if (t->slots[i].used && t->slots[i].offset == l2)
+        break;
+    if (i == t->nslots)
+      qcow2_prefetch_request (&t->prefetch, l2);
+  }
 }
 
 /* The whole L2 table of OFFSET is unallocated. */
@@ -421,11 +468,13 @@ qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
 
   /* One lock for the L1 entry and the L2 table. */
   pthread_mutex_lock (&t->lock);
-  if ((r = l2_table (t, offset, &l2_offset)) < 0)
-    ;
-  else if (l2_offset == 0)
+  r = l2_table (t, offset, &l2_offset);
+  if (r == 0 && l2_offset == 0)
     unallocated_table (t, offset, m);
-  else if ((r = slot_get (t, l2_offset, &s)) == 0) {
+  else if (r == 0 && (r = slot_get (t, l2_offset, &s)) == 0) {
+    /* After this table's own miss, which may take the buffer read
+     * ahead for it. */
+    read_ahead (t, offset >> (t->h->cluster_bits + t->l2_bits));
     l2_load (t, s, l2_index, &entry, &bitmap);
     r = qcow2_decode_l2 (t, entry, bitmap, guest,
                          (uint32_t) (offset - guest), m);
