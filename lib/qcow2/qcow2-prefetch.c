@@ -18,6 +18,7 @@
  * mutex, never the cache's lock.  Memory: depth clusters, at most
  * QCOW2_PREFETCH_BYTES (one with clusters as large).
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,24 @@ prefetch_thread (void *arg)
   }
   pthread_mutex_unlock (&p->lock);
   return NULL;
+}
+
+/* Start the thread with every signal blocked (a handler of the program
+ * runs in its own threads, libaddcow.3). */
+static int
+start_thread (struct qcow2_prefetch *p)
+{
+  sigset_t all, old;
+  int r;
+
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  r = pthread_create (&p->thread, NULL, prefetch_thread, p);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  if (r != 0)
+    return -r;
+  p->started = true;
+  return 0;
 }
 
 void
@@ -143,13 +162,10 @@ qcow2_prefetch_request (struct qcow2_prefetch *p, uint64_t offset)
   if (p->disabled)
     return;
   pthread_mutex_lock (&p->lock);
-  if (!p->started) {
-    if (pthread_create (&p->thread, NULL, prefetch_thread, p) != 0) {
-      p->disabled = true;
-      pthread_mutex_unlock (&p->lock);
-      return;
-    }
-    p->started = true;
+  if (!p->started && start_thread (p) < 0) {
+    p->disabled = true;
+    pthread_mutex_unlock (&p->lock);
+    return;
   }
   if (!find (p, offset)) {
     if ((w = free_buffer (p))) {
