@@ -79,7 +79,7 @@ map_run (struct qcow2 *q, uint64_t offset, uint64_t max,
 
   if (r < 0)
     return r;
-  while (run->len < max && (offset + run->len) % table_bytes == 0
+  while (run->len < max && ((offset + run->len) & (table_bytes - 1)) == 0
          && (run->kind != QCOW2_COMPRESSED || merge_compressed)) {
     if ((r = qcow2_lookup_run (&q->t, offset + run->len, max - run->len,
                                merge_compressed, &next)) < 0)

@@ -9,6 +9,8 @@
  * copies the entry it needs out under the mutex, so no caller keeps a
  * pointer into a slot that another thread may reuse.  A miss reads the
  * cluster under the mutex too: table reads are rare next to data reads.
+ * A walk through the disk in order has the next L2 tables read ahead on
+ * a thread (qcow2-prefetch.c): the miss then takes that buffer.
  *
  * Every entry is checked before use: L2 tables aligned and inside the
  * file, data clusters aligned and starting inside their file, compressed
@@ -48,6 +50,7 @@ qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
   t->cluster_size = UINT32_C (1) << h->cluster_bits;
   t->entry_bytes = h->extended_l2 ? 16 : 8;
   t->l2_entries = t->cluster_size / t->entry_bytes;
+  t->l2_bits = h->cluster_bits - (h->extended_l2 ? 4 : 3);
   n = QCOW2_CACHE_BYTES / t->cluster_size;
   if (n > QCOW2_CACHE_MAX_SLOTS)
     n = QCOW2_CACHE_MAX_SLOTS;
@@ -56,6 +59,7 @@ qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
   if (!t->slots)
     return set_error (ENOMEM, "%s: out of memory", file);
   pthread_mutex_init (&t->lock, NULL);
+  qcow2_prefetch_init (&t->prefetch, io, fd, t->cluster_size);
   return 0;
 }
 
@@ -66,6 +70,7 @@ qcow2_tables_free (struct qcow2_tables *t)
 
   if (!t->slots)
     return;
+  qcow2_prefetch_free (&t->prefetch);
   for (i = 0; i < t->nslots; i++)
     free (t->slots[i].data);
   free (t->slots);
@@ -84,57 +89,54 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
   unsigned i;
   int r;
 
-  for (i = 0; i < t->nslots; i++)
-    if (t->slots[i].used && t->slots[i].offset == cluster) {
+  /* The two slots used last first: a walk alternates between one L1
+   * cluster and one L2 table. */
+  for (i = 0; i < 2 && !s; i++) {
+    struct qcow2_cache_slot *h = &t->slots[t->recent[i]];
+    if (h->used && h->offset == cluster)
+      s = h;
+  }
+  for (i = 0; i < t->nslots && !s; i++)
+    if (t->slots[i].used && t->slots[i].offset == cluster)
       s = &t->slots[i];
-      break;
-    }
   if (!s) {
     s = &t->slots[0];
     for (i = 1; i < t->nslots; i++)
       if (t->slots[i].used < s->used)
         s = &t->slots[i];
     s->used = 0;
-    if (!s->data && !(s->data = malloc (t->cluster_size)))
+    if (qcow2_prefetch_take (&t->prefetch, cluster, &s->data))
+      ;                         /* read ahead: qcow2-prefetch.c */
+    else if (!s->data && !(s->data = malloc (t->cluster_size)))
       return set_error (ENOMEM, "%s: out of memory", t->file);
-    if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
-                      cluster)) < 0)
+    else if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
+                           cluster)) < 0)
       return set_error (-r, "%s: could not read a table at 0x%llx: %s",
                         t->file, (unsigned long long) cluster,
                         strerror (-r));
     s->offset = cluster;
   }
   s->used = ++t->clock;
+  if (t->recent[0] != (unsigned) (s - t->slots)) {
+    t->recent[1] = t->recent[0];
+    t->recent[0] = (unsigned) (s - t->slots);
+  }
   *out = s;
   return 0;
 }
 
-/* Copy LEN bytes at POS of the table cluster at host offset CLUSTER
- * (aligned, inside the file) into OUT, through the cache. */
-static int
-cache_get (struct qcow2_tables *t, uint64_t cluster, uint32_t pos,
-           void *out, size_t len)
-{
-  struct qcow2_cache_slot *s;
-  int r;
-
-  pthread_mutex_lock (&t->lock);
-  if ((r = slot_get (t, cluster, &s)) == 0)
-    memcpy (out, s->data + pos, len);
-  pthread_mutex_unlock (&t->lock);
-  return r;
-}
-
-/* The big-endian 64-bit entry at byte OFFSET of a table in the file. */
+/* The big-endian 64-bit entry at byte OFFSET (8-aligned) of a table in
+ * the file (its cluster aligned, inside the file), through the cache.
+ * T->lock held. */
 static int
 table_entry (struct qcow2_tables *t, uint64_t offset, uint64_t *e)
 {
   uint64_t cluster = offset & ~(uint64_t) (t->cluster_size - 1);
-  uint8_t b[8];
-  int r = cache_get (t, cluster, (uint32_t) (offset - cluster), b, 8);
+  struct qcow2_cache_slot *s;
+  int r = slot_get (t, cluster, &s);
 
   if (r == 0)
-    *e = be64_load (b);
+    *e = be64_load (s->data + (offset - cluster));
   return r;
 }
 
@@ -180,7 +182,7 @@ static int
 check_host (const struct qcow2_tables *t, uint64_t entry, uint64_t host,
             uint64_t guest)
 {
-  if (host % t->cluster_size != 0)
+  if ((host & (t->cluster_size - 1)) != 0)
     return bad_entry (t, guest, "unaligned cluster offset", entry);
   if (t->has_data_file && host != guest)
     return bad_entry (t, guest, "data file offset differs from the guest "
@@ -265,12 +267,22 @@ qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
   return 0;
 }
 
+/* Is L2_OFFSET (not 0) a place for an L2 table: aligned to a cluster,
+ * the whole table inside the file? */
+static bool
+l2_offset_ok (const struct qcow2_tables *t, uint64_t l2_offset)
+{
+  return (l2_offset & (t->cluster_size - 1)) == 0
+         && t->file_size >= t->cluster_size
+         && l2_offset <= t->file_size - t->cluster_size;
+}
+
 /* The host offset of the L2 table that covers guest OFFSET (0: none),
- * checked. */
+ * checked.  T->lock held. */
 static int
 l2_table (struct qcow2_tables *t, uint64_t offset, uint64_t *l2_offset)
 {
-  uint64_t l1_index = (offset >> t->h->cluster_bits) / t->l2_entries;
+  uint64_t l1_index = offset >> (t->h->cluster_bits + t->l2_bits);
   uint64_t l1e = 0;
   int r;
 
@@ -282,14 +294,45 @@ l2_table (struct qcow2_tables *t, uint64_t offset, uint64_t *l2_offset)
   *l2_offset = l1e & L1_OFFSET_MASK;
   if (*l2_offset == 0)
     return 0;
-  if (*l2_offset % t->cluster_size != 0
-      || *l2_offset > t->file_size - min_u64 (t->file_size, t->cluster_size)
-      || t->file_size < t->cluster_size)
+  if (!l2_offset_ok (t, *l2_offset))
     return set_error (EINVAL, "%s: invalid L1 entry 0x%016llx (an L2 table "
                       "%s)", t->file, (unsigned long long) l1e,
                       *l2_offset % t->cluster_size ? "not aligned to a "
                       "cluster" : "past the end of the file");
   return 0;
+}
+
+/* A lookup in the table of L1_INDEX (its L1 entry just read).  If the
+ * walk goes through the disk in order and has just entered this table,
+ * read the next ones ahead (qcow2-prefetch.c): those whose L1 entries are
+ * in the same L1 cluster (no read, no error here), name valid tables, and
+ * are not in the cache.  T->lock held. */
+static void
+read_ahead (struct qcow2_tables *t, uint64_t l1_index)
+{
+  uint64_t mask = ~(uint64_t) (t->cluster_size - 1);
+  uint64_t here = t->h->l1_table_offset + l1_index * 8, at, l1e, l2, k;
+  bool entered = l1_index > 0 && t->last_l1 == l1_index;
+  unsigned i;
+
+  t->last_l1 = l1_index + 1;
+  if (!entered)
+    return;
+  for (k = 1; k <= t->prefetch.depth; k++) {
+    at = here + k * 8;
+    l1e = 0;
+    if (l1_index + k >= t->h->l1_size || (at & mask) != (here & mask)
+        || table_entry (t, at, &l1e) < 0)
+      return;
+    l2 = l1e & L1_OFFSET_MASK;
+    if (l2 == 0 || !l2_offset_ok (t, l2))
+      continue;
+    for (i = 0; i < t->nslots; i++)
+      if (t->slots[i].used && t->slots[i].offset == l2)
+        break;
+    if (i == t->nslots)
+      qcow2_prefetch_request (&t->prefetch, l2);
+  }
 }
 
 /* The whole L2 table of OFFSET is unallocated. */
@@ -298,7 +341,7 @@ unallocated_table (const struct qcow2_tables *t, uint64_t offset,
                    struct qcow2_map *m)
 {
   uint64_t cluster = offset >> t->h->cluster_bits;
-  uint64_t l2_index = cluster % t->l2_entries;
+  uint64_t l2_index = cluster & (t->l2_entries - 1);
   uint32_t in_cluster = (uint32_t) (offset & (t->cluster_size - 1));
 
   memset (m, 0, sizeof *m);
@@ -328,24 +371,46 @@ l2_load (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
   *bitmap = t->h->extended_l2 ? be64_load (s->data + i * 16 + 8) : 0;
 }
 
+size_t
+qcow2_zero_prefix (const uint8_t *p, size_t len)
+{
+  size_t n = 0;
+
+  /* 64 bytes at a time: eight loads OR'd together, one test (tables
+   * are almost all zero); named words, not an array, so that nothing
+   * goes through the stack. */
+  for (; len - n >= 64; n += 64) {
+    uint64_t w0, w1, w2, w3, w4, w5, w6, w7;
+    memcpy (&w0, p + n, 8);
+    memcpy (&w1, p + n + 8, 8);
+    memcpy (&w2, p + n + 16, 8);
+    memcpy (&w3, p + n + 24, 8);
+    memcpy (&w4, p + n + 32, 8);
+    memcpy (&w5, p + n + 40, 8);
+    memcpy (&w6, p + n + 48, 8);
+    memcpy (&w7, p + n + 56, 8);
+    if (((w0 | w1) | (w2 | w3) | (w4 | w5) | (w6 | w7)) != 0)
+      break;
+  }
+  for (; len - n >= 8; n += 8) {
+    uint64_t w;
+    memcpy (&w, p + n, 8);
+    if (w != 0)
+      break;
+  }
+  return n;
+}
+
 /* How many entries from I (below END) of the table in S are all zero
- * (unallocated, no subcluster bits): one compare of each, no decoding. */
+ * (unallocated, no subcluster bits): no decoding. */
 static uint64_t
 zero_entries (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
               uint64_t i, uint64_t end)
 {
-  const uint8_t *p = s->data + i * t->entry_bytes;
-  bool extended = t->entry_bytes == 16;
-  uint64_t n = 0, word, bits = 0;
+  size_t bytes = qcow2_zero_prefix (s->data + i * t->entry_bytes,
+                                    (size_t) (end - i) * t->entry_bytes);
 
-  for (; i + n < end; n++, p += t->entry_bytes) {
-    memcpy (&word, p, 8);               /* fixed sizes: inlined loads */
-    if (extended)
-      memcpy (&bits, p + 8, 8);
-    if (word != 0 || bits != 0)
-      break;
-  }
-  return n;
+  return t->entry_bytes == 16 ? bytes >> 4 : bytes >> 3;
 }
 
 /* The walk of qcow2_lookup_run inside one L2 table (in slot S, T->lock
@@ -356,13 +421,14 @@ l2_extend (struct qcow2_tables *t, const struct qcow2_cache_slot *s,
            struct qcow2_map *m)
 {
   uint64_t cs = t->cluster_size;
-  uint64_t i = ((offset + m->len) >> t->h->cluster_bits) % t->l2_entries;
+  uint64_t i = ((offset + m->len) >> t->h->cluster_bits)
+               & (t->l2_entries - 1);
   uint64_t entry, bitmap;
   struct qcow2_map next;
   int r;
 
   /* Only a run that ends on a cluster boundary can go on. */
-  if ((offset + m->len) % cs != 0 || i == 0)
+  if (((offset + m->len) & (cs - 1)) != 0 || i == 0)
     return 0;
   for (; i < t->l2_entries && m->len < max; i++) {
     uint64_t guest = offset + m->len;
@@ -394,29 +460,30 @@ qcow2_lookup_run (struct qcow2_tables *t, uint64_t offset, uint64_t max,
                   bool merge_compressed, struct qcow2_map *m)
 {
   uint64_t cluster = offset >> t->h->cluster_bits;
-  uint64_t l2_index = cluster % t->l2_entries;
+  uint64_t l2_index = cluster & (t->l2_entries - 1);
   uint64_t guest = cluster << t->h->cluster_bits;
   uint64_t l2_offset = 0, entry, bitmap;
   struct qcow2_cache_slot *s;
   int r;
 
-  if ((r = l2_table (t, offset, &l2_offset)) < 0)
-    return r;
-  if (l2_offset == 0)
+  /* One lock for the L1 entry and the L2 table. */
+  pthread_mutex_lock (&t->lock);
+  r = l2_table (t, offset, &l2_offset);
+  if (r == 0 && l2_offset == 0)
     unallocated_table (t, offset, m);
-  else {
-    pthread_mutex_lock (&t->lock);
-    if ((r = slot_get (t, l2_offset, &s)) == 0) {
-      l2_load (t, s, l2_index, &entry, &bitmap);
-      r = qcow2_decode_l2 (t, entry, bitmap, guest,
-                           (uint32_t) (offset - guest), m);
-      if (r == 0)
-        r = l2_extend (t, s, offset, max, merge_compressed, m);
-    }
-    pthread_mutex_unlock (&t->lock);
-    if (r < 0)
-      return r;
+  else if (r == 0 && (r = slot_get (t, l2_offset, &s)) == 0) {
+    /* After this table's own miss, which may take the buffer read
+     * ahead for it. */
+    read_ahead (t, offset >> (t->h->cluster_bits + t->l2_bits));
+    l2_load (t, s, l2_index, &entry, &bitmap);
+    r = qcow2_decode_l2 (t, entry, bitmap, guest,
+                         (uint32_t) (offset - guest), m);
+    if (r == 0)
+      r = l2_extend (t, s, offset, max, merge_compressed, m);
   }
+  pthread_mutex_unlock (&t->lock);
+  if (r < 0)
+    return r;
   m->len = min_u64 (m->len, max);
   return 0;
 }

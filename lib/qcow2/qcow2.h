@@ -7,6 +7,8 @@
  *                     (pure: a buffer in, a struct qcow2_header out);
  *   qcow2-table.c     the L1/L2 lookup through a bounded cache of table
  *                     clusters, and the decoding of one L2 entry;
+ *   qcow2-prefetch.c  the next L2 table read ahead on a thread, for the
+ *                     cache, when a walk goes through the disk in order;
  *   qcow2-compress.c  one compressed cluster back to its bytes (deflate
  *                     through libdeflate, zstd through libzstd);
  *   qcow2-layer.c     the driver: open, block_status, read, close.
@@ -137,6 +139,54 @@ struct qcow2_cache_slot {
   uint8_t *data;                /* one cluster, or NULL until first use */
 };
 
+/* qcow2-prefetch.c: the next table read ahead on a thread (the cache's
+ * helper; its state behind its own lock). */
+enum qcow2_pf_state {
+  QCOW2_PF_IDLE,                /* nothing asked for, or a read failed */
+  QCOW2_PF_WANTED,              /* offset asked for, the thread not on it */
+  QCOW2_PF_READING,             /* the thread reads offset into buf */
+  QCOW2_PF_READY,               /* buf holds the cluster at offset */
+};
+
+/* Up to this many tables ahead, at most QCOW2_PREFETCH_BYTES of them:
+ * deep enough that the walk rarely waits for the thread. */
+#define QCOW2_PREFETCH_MAX 4u
+#define QCOW2_PREFETCH_BYTES (UINT32_C (256) << 10)
+
+struct qcow2_prefetch_buf {
+  enum qcow2_pf_state state;
+  uint64_t offset;
+  uint64_t seq;                 /* order of the requests */
+  uint8_t *data;                /* one cluster, or NULL */
+};
+
+struct qcow2_prefetch {
+  const struct addcow_io *io;
+  int fd;
+  size_t len;                   /* a cluster */
+  unsigned depth;               /* buffers used, <= QCOW2_PREFETCH_MAX */
+  bool disabled;                /* a user's I/O table, or no thread */
+  bool started;                 /* the thread runs (the cache's lock) */
+  pthread_t thread;
+  pthread_mutex_t lock;         /* what follows */
+  pthread_cond_t cond;
+  bool stop;
+  uint64_t seq;
+  struct qcow2_prefetch_buf b[QCOW2_PREFETCH_MAX];
+};
+
+void qcow2_prefetch_init (struct qcow2_prefetch *p,
+                          const struct addcow_io *io, int fd, size_t len);
+void qcow2_prefetch_free (struct qcow2_prefetch *p);
+/* Read the cluster at OFFSET (aligned, inside the file) ahead, unless it
+ * is already asked for or every buffer is taken. */
+void qcow2_prefetch_request (struct qcow2_prefetch *p, uint64_t offset);
+/* If the cluster at OFFSET was asked for: wait for it, and on success
+ * exchange *BUF (a cluster-sized buffer or NULL) with the buffer that
+ * holds it; true.  Else false, *BUF untouched. */
+bool qcow2_prefetch_take (struct qcow2_prefetch *p, uint64_t offset,
+                          uint8_t **buf);
+
 struct qcow2_tables {
   const struct addcow_io *io;
   int fd;                       /* the qcow2 file */
@@ -147,12 +197,18 @@ struct qcow2_tables {
   const struct qcow2_header *h;
   uint32_t cluster_size;
   uint32_t l2_entries;          /* entries per L2 table */
+  uint32_t l2_bits;             /* log2 (l2_entries): all sizes here are
+                                 * powers of 2, masks not divisions */
   uint32_t entry_bytes;         /* 8, or 16 with extended L2 */
   bool has_data_file;
   pthread_mutex_t lock;         /* the slots and the clock */
   uint64_t clock;
   unsigned nslots;
+  unsigned recent[2];           /* the slots used last, newest first */
   struct qcow2_cache_slot *slots;
+  uint64_t last_l1;             /* the L1 index of the last lookup + 1
+                                 * (0: none), to see a walk in order */
+  struct qcow2_prefetch prefetch;
 };
 
 int qcow2_tables_init (struct qcow2_tables *t, const struct addcow_io *io,
@@ -179,6 +235,11 @@ bool qcow2_continues (const struct qcow2_map *run,
 int qcow2_decode_l2 (const struct qcow2_tables *t, uint64_t entry,
                      uint64_t bitmap, uint64_t guest, uint32_t in_cluster,
                      struct qcow2_map *m);
+
+/* How many bytes at the start of P (LEN bytes, a multiple of 8) are
+ * zero, counted in whole 8-byte words: where the next non-zero table
+ * entry is, without decoding the zero ones before it. */
+size_t qcow2_zero_prefix (const uint8_t *p, size_t len);
 
 /* ---- qcow2-compress.c -------------------------------------------------- */
 

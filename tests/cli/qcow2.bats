@@ -138,3 +138,47 @@ check_kind() {
     assert_text "$output" "addcow-img: golden.qcow2: qcow2 images are read-only here (this library does not write qcow2)"
     cmp golden.qcow2 before.qcow2
 }
+
+# map_like_qemu SIZE CREATE-OPTIONS QEMU-IO-WRITES...: a golden image of
+# SIZE with those writes; map of it and of an overlay over it equal qemu's.
+map_like_qemu() {
+    local size=$1 opts=$2
+    shift 2
+    qemu-img create -q -f qcow2 -o "$opts" golden.qcow2 "$size"
+    qemu-io "$@" golden.qcow2 >/dev/null
+    run "$IMG" map --output=json -f qcow2 golden.qcow2
+    assert_status 0
+    assert_text "$output" "$(qemu-img map --output=json golden.qcow2)"
+    "$IMG" create -q -F qcow2 -b golden.qcow2 vm.add-cow
+    qemu-img create -q -f qcow2 -o data_file=twin.data -b golden.qcow2 \
+        -F qcow2 twin.qcow2
+    run "$IMG" map --output=json vm.add-cow
+    assert_status 0
+    assert_text "$output" "$(qemu-img map --output=json twin.qcow2)"
+}
+
+# The skip over zero L2 entries (64 bytes at a time, then word by word)
+# at its edges: 4 KiB clusters, 512 entries (2 MiB) a table; entries at
+# the first and last slot of a table, at the last word of a 64-byte block
+# and the first of the next, and in the last cluster of a disk whose third
+# table goes past its end.
+@test "qcow2: map at the edges of L2 tables equals qemu-img map" {
+    need_qemu
+    map_like_qemu 5188k cluster_size=4k \
+        -c 'write -P 0x01 0 4k' -c 'write -P 0x02 28k 4k' \
+        -c 'write -P 0x03 32k 4k' -c 'write -P 0x04 2044k 4k' \
+        -c 'write -P 0x05 2M 4k' -c 'write -z 3M 8k' \
+        -c 'write -P 0x06 4092k 4k' -c 'write -P 0x07 5184k 4k'
+}
+
+# Extended L2 (16-byte entries): a zero subcluster of an unallocated
+# cluster has a zero first word and a non-zero bitmap, which the skip must
+# not pass over; the last slot of the first table (256 MiB); the last
+# cluster of a disk whose second table goes past its end.
+@test "qcow2: map of extended L2 entries at the edges of tables equals qemu-img map" {
+    need_qemu
+    map_like_qemu 300M extended_l2=on \
+        -c 'write -z 64k 2k' -c 'write -z 126k 2k' \
+        -c 'write -P 0x01 262080k 64k' -c 'write -P 0x02 256M 2k' \
+        -c 'write -z 307136k 4k' -c 'write -P 0x03 307196k 2k'
+}
