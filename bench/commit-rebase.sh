@@ -31,8 +31,16 @@
 # the cache for both tools alike.
 #
 # TSV rows for bench/run (bench_tsv), one pair per operation: against
-# qemu-img and against the floor, cp + fsync of the same bytes into a new
-# file in this run.  Where copies move bytes (ext4, XFS without reflink):
+# qemu-img and against the floor of that operation's work, measured in this
+# run (the same bytes, from the same pristine files, cold like the rest):
+#   commit -d  cp + fsync of the committed bytes into a new file;
+#   commit     the same, then punching the overlay's data runs (every run
+#              of map.addcow at depth 0, one fpunch each, in one xfs_io
+#              process) out of a fresh copy of its image file, and fsync:
+#              commit also empties the overlay, and on ext4 mounted with
+#              `discard` freeing those extents is real work;
+#   flatten    cp + fsync of the bytes flatten writes (the disk less the
+#              overlay's own clusters) into a new file.  Where copies move bytes (ext4, XFS without reflink):
 # <= 1x qemu-img and <= 1.1x the floor (issue 13).  Where they share
 # extents (a `cp --reflink=always` probe works: XFS with reflink, btrfs)
 # the work is metadata: flatten <= 0.05x qemu-img (20x faster), commit and
@@ -204,23 +212,40 @@ bench_phase() {
   MQ=$(sort -n "$mq" | tail -n1)
 }
 
-# bench_cp NAME BYTES: cp of BYTES random bytes into a new file, alone and
-# followed by sync FILE.  Sets TC, TCS.
+# bench_cp NAME BYTES [punch]: cp of BYTES random bytes into a new file,
+# alone and followed by sync FILE; with "punch" also followed by punching
+# the overlay's data runs out of a fresh copy of its image file and its
+# fsync (commit's floor, above).  Sets TC, TCS and TCP (n/a without punch).
 bench_cp() {
-  local name=$1 bytes=$2 d=$WORK/cp json=$WORK/hf-cp-$1.json
+  local name=$1 bytes=$2 punch=${3:-} d=$WORK/cp json=$WORK/hf-cp-$1.json
+  local -a cmds
   mkdir -p "$d"
   head -c "$bytes" "$P/base.raw" > "$d/src"
   cat > "$d/prep.sh" <<EOF
-rm -f $d/dst
+set -e
+rm -f $d/dst $d/ov.raw
+$([ -n "$punch" ] && echo "cp --reflink=never --sparse=always $P/ov.raw $d/ov.raw")
 bash $WORK/settle.sh
 EOF
-  hf "$json" --runs "$RUNS" --prepare "bash $d/prep.sh" -- \
-    "cp --reflink=never $d/src $d/dst" \
-    "cp --reflink=never $d/src $d/dst && sync $d/dst"
+  cmds=("cp --reflink=never $d/src $d/dst"
+        "cp --reflink=never $d/src $d/dst && sync $d/dst")
+  if [ -n "$punch" ]; then
+    jq -r '.[] | select(.depth == 0 and .data) | "fpunch \(.start) \(.length)"' \
+      "$P/map.addcow" > "$d/punch"
+    echo fsync >> "$d/punch"
+    cmds+=("${cmds[1]} && xfs_io $d/ov.raw < $d/punch")
+  fi
+  hf "$json" --runs "$RUNS" --prepare "bash $d/prep.sh" -- "${cmds[@]}"
   cmp -s "$d/src" "$d/dst" || { note "cp: copy differs?!"; BAD=1; }
-  TC=$(median "$json" 0); TCS=$(median "$json" 1)
+  TC=$(median "$json" 0); TCS=$(median "$json" 1); TCP=n/a
   note "cp $(human_bytes "$bytes"):        $(stats "$json" 0)"
   note "cp $(human_bytes "$bytes") + fsync: $(stats "$json" 1)"
+  if [ -n "$punch" ]; then
+    TCP=$(median "$json" 2)
+    note "cp $(human_bytes "$bytes") + fsync + $(( $(wc -l < "$d/punch") - 1 )) punches + fsync: $(stats "$json" 2)"
+    [ "$(du -B1 "$d/ov.raw" | cut -f1)" = 0 ] ||
+      note "NOTE: the punches left $(du -B1 "$d/ov.raw" | cut -f1) bytes in the image file copy"
+  fi
   rm -rf "$d"
 }
 
@@ -234,9 +259,14 @@ mem_row() {    # mem_row LABEL
   row "$1" "$(fmt_kib "$MA")" "$(fmt_kib "$MQ")" "$(ratio "$MA" "$MQ")" - -
 }
 CP_ROWS=()
-cp_rows() {    # cp_rows LABEL BYTES
-  local v=n/a v2=n/a saved=("${ROWS[@]}")
+cp_rows() {    # cp_rows LABEL BYTES [FLOOR]: FLOOR (s) with the punches
+  local v=n/a v2=n/a v3=n/a saved=("${ROWS[@]}") tp=${3:-}
   ROWS=("${CP_ROWS[@]}")
+  if [ -n "$tp" ] && [ "$TA" != n/a ] && [ "$tp" != n/a ]; then
+    v3=$(pass_if le "$(ratio "$TA" "$tp")" 1.1)
+  fi
+  [ -n "$tp" ] &&
+    row "$1 vs cp + fsync + punch (its floor)" "$(fmt_time "$TA")" "$(fmt_time "$tp")" "$(ratio "$TA" "$tp")" "<= 1.1x floor" "$v3"
   if [ "$TA" != n/a ]; then
     v=$(pass_if le "$(ratio "$TA" "$TCS")" "$CP_TARGET")
     v2=$(pass_if le "$(ratio "$TA" "$TC")" "$CP_TARGET")
@@ -307,10 +337,18 @@ if [ "${BENCH_COMMIT_D:-1}" = 1 ]; then
   commit_phase "commit -d" -d
   COMMITD_TA=$TA COMMITD_TQ=$TQ
 fi
-bench_cp commit "$DBYTES"
-COMMIT_TCS=$TCS
+if [ "$READY" = 1 ] && command -v xfs_io >/dev/null; then  # map.addcow: the runs
+  bench_cp commit "$DBYTES" punch
+else
+  bench_cp commit "$DBYTES"
+fi
+COMMIT_TCS=$TCS COMMIT_TCP=$TCP
+COMMIT_FLOOR="cp + fsync of the same bytes + punching them out"
+if [ "$TCP" = n/a ]; then   # no xfs_io (or no map): the copy alone
+  COMMIT_TCP=$TCS COMMIT_FLOOR="cp + fsync of the same bytes (punches not timed: no xfs_io)"
+fi
 TA=$COMMIT_TA TQ=$COMMIT_TQ
-cp_rows commit "$DBYTES"
+cp_rows commit "$DBYTES" "$TCP"   # n/a without xfs_io
 if [ "${BENCH_COMMIT_D:-1}" = 1 ]; then
   TA=$COMMITD_TA TQ=$COMMITD_TQ
   cp_rows "commit -d" "$DBYTES"
@@ -367,21 +405,21 @@ mem_row "rebase -b '', peak RSS"
 cp_rows "rebase -b ''" "$RBYTES"
 FLATTEN_TA=$TA FLATTEN_TQ=$TQ FLATTEN_TCS=$TCS
 
-# tsv_rows LABEL OURS PEER FLOOR PEER_TARGET: bench/run's two rows of one
-# operation (times in s, n/a as '-').
+# tsv_rows LABEL OURS PEER FLOOR PEER_TARGET [FLOOR_NAME]: bench/run's two
+# rows of one operation (times in s, n/a as '-').
 tsv_rows() {
   local a=${2/n\/a/-} q=${3/n\/a/-} f=${4/n\/a/-} ft='<=1.1*floor'
   [ "$REFLINK" = 1 ] && ft=-
   bench_tsv "$1 vs qemu-img" "$a" "$q" "$f" "$5"
-  bench_tsv "$1 vs cp + fsync of the same bytes" "$a" "$q" "$f" "$ft"
+  bench_tsv "$1 vs ${6:-cp + fsync of the same bytes}" "$a" "$q" "$f" "$ft"
 }
 if [ "$REFLINK" = 1 ]; then
-  tsv_rows "commit" "$COMMIT_TA" "$COMMIT_TQ" "$COMMIT_TCS" '<=0.3333*peer'
+  tsv_rows "commit" "$COMMIT_TA" "$COMMIT_TQ" "$COMMIT_TCP" '<=0.3333*peer' "$COMMIT_FLOOR"
   [ "${BENCH_COMMIT_D:-1}" = 1 ] &&
     tsv_rows "commit -d" "$COMMITD_TA" "$COMMITD_TQ" "$COMMIT_TCS" '<=0.3333*peer'
   tsv_rows "flatten" "$FLATTEN_TA" "$FLATTEN_TQ" "$FLATTEN_TCS" '<=0.05*peer'
 else
-  tsv_rows "commit" "$COMMIT_TA" "$COMMIT_TQ" "$COMMIT_TCS" '<=1*peer'
+  tsv_rows "commit" "$COMMIT_TA" "$COMMIT_TQ" "$COMMIT_TCP" '<=1*peer' "$COMMIT_FLOOR"
   [ "${BENCH_COMMIT_D:-1}" = 1 ] &&
     tsv_rows "commit -d" "$COMMITD_TA" "$COMMITD_TQ" "$COMMIT_TCS" '<=1*peer'
   tsv_rows "flatten" "$FLATTEN_TA" "$FLATTEN_TQ" "$FLATTEN_TCS" '<=1*peer'
