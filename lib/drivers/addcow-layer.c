@@ -22,15 +22,25 @@
 #include "drivers/drivers.h"
 #include "internal.h"
 
+/* A read-only handle's bits never change, so each thread keeps the last
+ * run of equal bits it found, naming the handle by its run_id (an address
+ * can be reused by the next handle, an id cannot): a walk that asks again
+ * inside it (map, over the many runs of a backing file under an empty
+ * overlay) neither scans the same bits again nor takes a lock, as a hint
+ * shared by the threads would (two mutex sections an entry were a tenth
+ * of such a map). */
+static _Thread_local struct {
+  uint64_t run_id;              /* the handle's, or 0: nothing known */
+  uint64_t start, end;          /* clusters [start, end) hold 'bit' ... */
+  bool bit;
+  bool end_is_change;           /* ... and cluster 'end' does not */
+} last_run;
+
 /* The end of the run of clusters equal to cluster N, searched no
- * further than END; *BIT their value.  A read-only handle's bits never
- * change, so it keeps the last run found: a walk that asks again inside
- * it (map, over the many runs of a backing file under an empty overlay)
- * does not scan the same bits again and again. */
+ * further than END; *BIT their value. */
 static uint64_t
 bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
 {
-  struct bit_run_hint *h = &img->run_hint, seen;
   uint64_t from = n + 1, next;
 
   if (img->writable) {         /* claimed writes set bits meanwhile */
@@ -40,29 +50,22 @@ bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
     pthread_rwlock_unlock (&img->bits_lock);
     return next;
   }
-  pthread_mutex_lock (&h->lock);
-  seen = *h;
-  pthread_mutex_unlock (&h->lock);
-  if (n >= seen.start && n < seen.end) {
-    *bit = seen.bit;
-    if (seen.end >= end || seen.end_is_change)
-      return min_u64 (seen.end, end);
-    from = seen.end;            /* known so far: search on from there */
+  if (last_run.run_id == img->run_id && n >= last_run.start
+      && n < last_run.end) {
+    *bit = last_run.bit;
+    if (last_run.end >= end || last_run.end_is_change)
+      return min_u64 (last_run.end, end);
+    from = last_run.end;        /* known so far: search on from there */
   }
   else {
     *bit = bitmap_get (&img->bm, n);
-    seen.start = n;
+    last_run.run_id = img->run_id;
+    last_run.start = n;
   }
   next = bitmap_find_bounded (&img->bm, from, end, !*bit);
-  seen.end = next;
-  seen.bit = *bit;
-  seen.end_is_change = next < end;
-  pthread_mutex_lock (&h->lock);
-  h->start = seen.start;
-  h->end = seen.end;
-  h->bit = seen.bit;
-  h->end_is_change = seen.end_is_change;
-  pthread_mutex_unlock (&h->lock);
+  last_run.end = next;
+  last_run.bit = *bit;
+  last_run.end_is_change = next < end;
   return next;
 }
 

@@ -7,7 +7,8 @@
  * stay free of locking and the library calls them directly on layers it
  * already holds.
  *
- * One reader-writer lock per handle.  A body run under the shared lock
+ * One reader-writer lock per writable handle (a read-only one takes none:
+ * nothing of it changes after the open).  A body run under the shared lock
  * only reads the handle's memory (bitmap, sizes, descriptors, flags) and
  * does positioned I/O on descriptors that stay open for the handle's life;
  * the one cache written on the way, a raw backing file's extent hint, has
@@ -138,22 +139,28 @@ handle_lock_destroy (struct addcow *img)
   pthread_rwlock_destroy (&img->lock);
 }
 
+/* A read-only handle takes no lock: nothing of it changes after the open
+ * (its bits, sizes and descriptors; the caches on the way have locks of
+ * their own), and its requests are most of a map's per-entry cost. */
 static void
 rdlock (struct addcow *img)
 {
-  pthread_rwlock_rdlock (&img->lock);
+  if (img->writable)
+    pthread_rwlock_rdlock (&img->lock);
 }
 
 static void
 wrlock (struct addcow *img)
 {
-  pthread_rwlock_wrlock (&img->lock);
+  if (img->writable)
+    pthread_rwlock_wrlock (&img->lock);
 }
 
 static void
 unlock (struct addcow *img)
 {
-  pthread_rwlock_unlock (&img->lock);
+  if (img->writable)
+    pthread_rwlock_unlock (&img->lock);
 }
 
 int

@@ -18,6 +18,9 @@
 #include "drivers/drivers.h"
 #include "internal.h"
 
+/* The ids of handles (run_id), in order of opening. */
+static _Atomic uint64_t last_run_id;
+
 static struct addcow *
 image_alloc (const char *path, unsigned flags, const struct addcow_io *io)
 {
@@ -35,6 +38,7 @@ image_alloc (const char *path, unsigned flags, const struct addcow_io *io)
   img->flags = flags;
   img->writable = img->flags & ADDCOW_OPEN_WRITE;
   img->top = &img->self;
+  img->run_id = atomic_fetch_add (&last_run_id, 1) + 1;
   io_init (&img->io, io);
   return img;
 }

@@ -33,13 +33,9 @@ struct addcow {
   struct acfile image;          /* the raw image file */
   struct header hdr;
   struct bitmap bm;
-  struct bit_run_hint {         /* read-only handles: the last run of equal
-                                 * bits found (addcow-layer.c) */
-    pthread_mutex_t lock;       /* all-zero bytes: initialised (glibc) */
-    uint64_t start, end;        /* clusters [start, end) hold 'bit' ... */
-    bool bit;
-    bool end_is_change;         /* ... and cluster 'end' does not */
-  } run_hint;
+  uint64_t run_id;              /* names this handle to the per-thread
+                                 * last run of a read-only one
+                                 * (addcow-layer.c); never 0, never reused */
   uint64_t bm_padding_dirty;    /* non-zero bytes after the bitmap, up to
                                  * a whole cluster (found at open) */
   struct addcow_io io;

@@ -465,6 +465,57 @@ START_TEST (test_all_allocated_backing_is_image)
 }
 END_TEST
 
+/* ---- read-only handles: each thread's last run names its handle ------- */
+
+/* The depth of the run at OFFSET of IMG, and that it runs to END. */
+static void
+assert_run (struct addcow *img, uint64_t offset, uint64_t end,
+            uint32_t depth)
+{
+  struct addcow_extent e;
+
+  ck_assert_int_eq (addcow_block_status (img, offset, 16 * CS - offset, &e),
+                    0);
+  ck_assert_uint_eq (e.depth, depth);
+  ck_assert_uint_eq (e.start + e.length, end);
+}
+
+/* full.add-cow owns clusters [0, 8), empty.add-cow none, both over
+ * base.raw: the same cluster asked of each, one after the other, in one
+ * thread, and of a handle opened where a closed one was, must give each
+ * image's own answer, never the run another handle found. */
+START_TEST (test_read_only_runs_per_handle)
+{
+  struct addcow *full, *empty, *again;
+  int i;
+
+  tu_make_file (in_dir ("base.raw"), 16 * CS, BASE_SEED);
+  make_layer ("full.add-cow", 16 * CS, "base.raw", "raw");
+  make_layer ("empty.add-cow", 16 * CS, "base.raw", "raw");
+  ck_assert_int_eq (open_fmt ("full.add-cow", NULL, ADDCOW_OPEN_WRITE,
+                              &full), 0);
+  put (full, TOP_SEED, 0, 8 * CS);
+  ck_assert_int_eq (addcow_close (full), 0);
+
+  ck_assert_int_eq (open_fmt ("full.add-cow", NULL, 0, &full), 0);
+  ck_assert_int_eq (open_fmt ("empty.add-cow", NULL, 0, &empty), 0);
+  for (i = 0; i < 3; i++) {
+    assert_run (full, 2 * CS, 8 * CS, 0);
+    assert_run (empty, 3 * CS, 16 * CS, 1);
+    assert_run (full, 4 * CS, 8 * CS, 0);
+    assert_run (full, 9 * CS, 16 * CS, 1);
+    assert_run (empty, 1 * CS, 16 * CS, 1);
+  }
+  /* The next handle is likely to get the closed one's memory. */
+  assert_run (full, 2 * CS, 8 * CS, 0);
+  ck_assert_int_eq (addcow_close (full), 0);
+  ck_assert_int_eq (open_fmt ("empty.add-cow", NULL, 0, &again), 0);
+  assert_run (again, 3 * CS, 16 * CS, 1);
+  ck_assert_int_eq (addcow_close (again), 0);
+  ck_assert_int_eq (addcow_close (empty), 0);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -480,6 +531,7 @@ suite (void)
   tcase_add_test (tc, test_short_layer_read);
   tcase_add_test (tc, test_layer_not_in_place);
   tcase_add_test (tc, test_all_allocated_backing_is_image);
+  tcase_add_test (tc, test_read_only_runs_per_handle);
   suite_add_tcase (s, tc);
   return s;
 }
