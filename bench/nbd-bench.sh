@@ -101,8 +101,11 @@ serve() {
     file)
       nbdkit -U "$WORK/s.sock" -f --exit-with-parent ${ro:+-r} file \
         file="$image" & ;;
-    qemu)
-      qemu-nbd -k "$WORK/s.sock" -f qcow2 -t --cache=writeback \
+    qemu)   # -e: qemu-nbd serves one client at a time by default; the
+            # others wait to connect, fio's jobs then run one after the
+            # other, and its group rate (bytes over the longest job's run
+            # time) came out up to 4x too high
+      qemu-nbd -k "$WORK/s.sock" -f qcow2 -t -e 8 --cache=writeback \
         --aio=threads ${ro:+-r} "$image" & ;;
   esac
   PID=$!
