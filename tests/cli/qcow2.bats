@@ -100,15 +100,21 @@ check_kind() {
 @test "qcow2: overlay over a golden image with an external data file" { check_kind data-file; }
 @test "qcow2: overlay over a qcow2 chain over raw" { check_kind chain; }
 
-@test "qcow2: map of an overlay equals qemu-img map of its qcow2 twin" {
-    need_qemu
-    golden zstd
+# An overlay vm.add-cow over golden.qcow2 maps as qemu-img maps its qcow2
+# twin (an external data file over the same golden image).
+overlay_maps_as_twin() {
     "$IMG" create -q -F qcow2 -b golden.qcow2 vm.add-cow
     qemu-img create -q -f qcow2 -o data_file=twin.data -b golden.qcow2 \
         -F qcow2 twin.qcow2
     run "$IMG" map --output=json vm.add-cow
     assert_status 0
     assert_text "$output" "$(qemu-img map --output=json twin.qcow2)"
+}
+
+@test "qcow2: map of an overlay equals qemu-img map of its qcow2 twin" {
+    need_qemu
+    golden zstd
+    overlay_maps_as_twin
 }
 
 @test "qcow2: a golden image naming a backing file without its format is refused with the fix" {
@@ -149,12 +155,7 @@ map_like_qemu() {
     run "$IMG" map --output=json -f qcow2 golden.qcow2
     assert_status 0
     assert_text "$output" "$(qemu-img map --output=json golden.qcow2)"
-    "$IMG" create -q -F qcow2 -b golden.qcow2 vm.add-cow
-    qemu-img create -q -f qcow2 -o data_file=twin.data -b golden.qcow2 \
-        -F qcow2 twin.qcow2
-    run "$IMG" map --output=json vm.add-cow
-    assert_status 0
-    assert_text "$output" "$(qemu-img map --output=json twin.qcow2)"
+    overlay_maps_as_twin
 }
 
 # The skip over zero L2 entries (64 bytes at a time, then word by word)
