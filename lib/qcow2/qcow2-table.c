@@ -78,6 +78,18 @@ qcow2_tables_free (struct qcow2_tables *t)
   pthread_mutex_destroy (&t->lock);
 }
 
+/* The slot holding the table cluster at CLUSTER, or NULL.  T->lock held. */
+static struct qcow2_cache_slot *
+slot_find (struct qcow2_tables *t, uint64_t cluster)
+{
+  unsigned i;
+
+  for (i = 0; i < t->nslots; i++)
+    if (t->slots[i].used && t->slots[i].offset == cluster)
+      return &t->slots[i];
+  return NULL;
+}
+
 /* *OUT: the slot holding the table cluster at host offset CLUSTER
  * (aligned, inside the file), read into the least recently used one on a
  * miss.  0, or -errno with the message set.  T->lock held. */
@@ -96,9 +108,8 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
     if (h->used && h->offset == cluster)
       s = h;
   }
-  for (i = 0; i < t->nslots && !s; i++)
-    if (t->slots[i].used && t->slots[i].offset == cluster)
-      s = &t->slots[i];
+  if (!s)
+    s = slot_find (t, cluster);
   if (!s) {
     s = &t->slots[0];
     for (i = 1; i < t->nslots; i++)
@@ -313,7 +324,6 @@ read_ahead (struct qcow2_tables *t, uint64_t l1_index)
   uint64_t mask = ~(uint64_t) (t->cluster_size - 1);
   uint64_t here = t->h->l1_table_offset + l1_index * 8, at, l1e, l2, k;
   bool entered = l1_index > 0 && t->last_l1 == l1_index;
-  unsigned i;
 
   t->last_l1 = l1_index + 1;
   if (!entered)
@@ -327,10 +337,7 @@ read_ahead (struct qcow2_tables *t, uint64_t l1_index)
     l2 = l1e & L1_OFFSET_MASK;
     if (l2 == 0 || !l2_offset_ok (t, l2))
       continue;
-    for (i = 0; i < t->nslots; i++)
-      if (t->slots[i].used && t->slots[i].offset == l2)
-        break;
-    if (i == t->nslots)
+    if (!slot_find (t, l2))
       qcow2_prefetch_request (&t->prefetch, l2);
   }
 }
