@@ -11,8 +11,8 @@
  * nothing of it changes after the open).  A body run under the shared lock
  * only reads the handle's memory (bitmap, sizes, descriptors, flags) and
  * does positioned I/O on descriptors that stay open for the handle's life;
- * the one cache written on the way, a raw backing file's extent hint, has
- * a mutex of its own (copy.c).  Error messages are per thread.  Shared:
+ * the caches written on the way (a backing file's extents, the last run of
+ * equal bits) are per thread.  Error messages are per thread.  Shared:
  *  - pread, block_status, is_allocated (also down an add-cow backing
  *    chain: its layers are read-only and reached only through this one);
  *  - a write or zeroing whose every cluster is allocated already (or that

@@ -7,12 +7,22 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* The ids of open files (hint_id), in order of opening. */
+static _Atomic uint64_t last_hint_id;
+
+void
+file_forget_extents (struct acfile *f)
+{
+  atomic_store (&f->hint_id, atomic_fetch_add (&last_hint_id, 1) + 1);
+}
 
 static const char *
 kind_of (mode_t mode)
@@ -34,7 +44,7 @@ file_open (struct acfile *f, const char *path, bool writable,
 
   f->fd = -1;
   f->path = NULL;
-  f->hint.start = f->hint.end = 0;
+  file_forget_extents (f);
   f->fd = open (path, flags);
   if (f->fd < 0 && !what)
     return set_error_errno (errno, "%s: could not open", owner);

@@ -50,7 +50,7 @@ off_t io_lseek (const struct addcow_io *io, int fd, off_t offset,
 /* One region of a raw file known to be all data or all hole, from the
  * last SEEK_DATA/SEEK_HOLE answer: a forward walk (map, a copy) then asks
  * the kernel once per extent instead of once per run.  Empty when
- * start == end; whoever writes to the file must empty it. */
+ * start == end. */
 struct extent_hint {
   uint64_t start, end;
   bool data;
@@ -58,12 +58,12 @@ struct extent_hint {
 
 struct acfile {
   int fd;                       /* -1 when not open */
-  struct extent_hint hint;      /* only for files this library never writes
-                                 * while open: backing files */
-  pthread_mutex_t hint_lock;    /* guards hint: block status runs in many
-                                 * threads (raw_source_hinted).  All-zero
-                                 * bytes are PTHREAD_MUTEX_INITIALIZER on
-                                 * glibc, so a zeroed acfile is ready */
+  _Atomic uint64_t hint_id;     /* names the file to each thread's cache of
+                                 * the extents it learnt (copy.c), or 0:
+                                 * keep none.  Only for files this library
+                                 * never writes while open (backing files);
+                                 * whoever changes their extents calls
+                                 * file_forget_extents.  Never reused */
   char *path;                   /* the path it was opened by */
   uint64_t size;                /* at open */
   dev_t dev;
@@ -77,6 +77,8 @@ int file_open (struct acfile *f, const char *path, bool writable,
                const char *owner, const char *what);
 void file_close (struct acfile *f);
 bool file_same (const struct acfile *a, const struct acfile *b);
+/* Drop every thread's extents of F: a new hint_id. */
+void file_forget_extents (struct acfile *f);
 
 /* lock.c: qemu-compatible OFD locks (bytes 100+perm, 200+perm), the
  * bytes qemu takes for the role the file plays (see lock.c).  A conflict

@@ -302,7 +302,7 @@ wait_copies (struct commit *c)
 static void
 forget_base_extents (struct commit *c)
 {
-  c->base_raw->hint.end = c->base_raw->hint.start;
+  file_forget_extents (c->base_raw);
 }
 
 static int

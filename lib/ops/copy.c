@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -52,38 +53,54 @@ find_extent (int fd, uint64_t offset, uint64_t size, struct extent_hint *h)
     h->end = (uint64_t) e;
 }
 
-/* The hint is shared by every thread asking about the file: copy it out
- * and back under its mutex, and ask the kernel (two lseeks, the slow part)
- * outside it.  Any extent a thread stores is true, so the last one wins. */
+/* Each thread keeps the last extent it learnt of a few files, named by
+ * their hint_id: a walk in several threads (the plugin's block status,
+ * map's layers) then shares no lock.  An id is never reused, so a slot of
+ * a closed or forgotten file is never taken for another's. */
+enum { EXTENT_SLOTS = 4 };
+static _Thread_local struct {
+  uint64_t id;
+  struct extent_hint h;
+} extents[EXTENT_SLOTS];
+static _Thread_local unsigned extent_next;
+
+static struct extent_hint *
+extent_slot (uint64_t id)
+{
+  unsigned i;
+
+  for (i = 0; i < EXTENT_SLOTS; i++)
+    if (extents[i].id == id)
+      return &extents[i].h;
+  i = extent_next++ % EXTENT_SLOTS;
+  extents[i].id = id;
+  extents[i].h.start = extents[i].h.end = 0;
+  return &extents[i].h;
+}
+
 void
 raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
                    uint64_t max, struct source *s)
 {
-  struct extent_hint h;
+  uint64_t id = atomic_load_explicit (&f->hint_id, memory_order_relaxed);
+  struct extent_hint none = { 0, 0, false };
+  struct extent_hint *h = id ? extent_slot (id) : &none;
 
   s->fd = -1;
   s->len = max;
   if (offset >= size)                   /* past the end: zeros */
     return;
-  pthread_mutex_lock (&f->hint_lock);
-  h = f->hint;
-  pthread_mutex_unlock (&f->hint_lock);
-  if (offset < h.start || offset >= h.end) {
-    find_extent (f->fd, offset, size, &h);
-    pthread_mutex_lock (&f->hint_lock);
-    f->hint = h;
-    pthread_mutex_unlock (&f->hint_lock);
-  }
-  s->fd = h.data ? f->fd : -1;
-  s->len = min_u64 (min_u64 (max, size - offset), h.end - offset);
+  if (offset < h->start || offset >= h->end)
+    find_extent (f->fd, offset, size, h);
+  s->fd = h->data ? f->fd : -1;
+  s->len = min_u64 (min_u64 (max, size - offset), h->end - offset);
 }
 
 void
 raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
             struct source *s)
 {
-  struct acfile f = { .fd = fd,       /* an empty hint: ask the kernel */
-                      .hint_lock = PTHREAD_MUTEX_INITIALIZER };
+  struct acfile f = { .fd = fd };    /* hint_id 0: ask the kernel */
 
   raw_source_hinted (&f, size, offset, max, s);
   s->file_offset = offset;

@@ -56,7 +56,7 @@ bool sources_same_bytes (const struct source *a, const struct source *b);
 void raw_source (int fd, uint64_t size, uint64_t offset, uint64_t max,
                  struct source *s);
 /* raw_source for a file that does not change while open, remembering
- * the extent found in F->hint (file_offset = offset). */
+ * the extent found, per thread (F->hint_id; file_offset = offset). */
 void raw_source_hinted (struct acfile *f, uint64_t size, uint64_t offset,
                         uint64_t max, struct source *s);
 /* What the unallocated clusters of IMG read at OFFSET: its backing chain. */

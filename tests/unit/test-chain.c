@@ -516,6 +516,61 @@ START_TEST (test_read_only_runs_per_handle)
 }
 END_TEST
 
+/* NAME: 4 clusters, cluster DATA written, the rest holes. */
+static void
+holey_file (const char *name, unsigned data)
+{
+  uint8_t b[CS];
+
+  tu_write_file (in_dir (name), "", 0);
+  tu_truncate (in_dir (name), 4 * CS);
+  tu_fill (b, CS, BASE_SEED, data * CS);
+  tu_pwrite (in_dir (name), b, CS, data * CS);
+}
+
+/* The run at OFFSET of raw IMG: LEN bytes of data, or of a hole. */
+static void
+assert_extent (struct addcow *img, uint64_t offset, uint64_t len, bool data)
+{
+  struct addcow_extent e;
+
+  ck_assert_int_eq (addcow_block_status (img, offset, UINT64_MAX, &e), 0);
+  ck_assert_uint_eq (e.length, len);
+  ck_assert_uint_eq (e.flags & (ADDCOW_EXTENT_DATA | ADDCOW_EXTENT_ZERO),
+                     data ? ADDCOW_EXTENT_DATA : ADDCOW_EXTENT_ZERO);
+}
+
+/* Raw files of different extents asked about in turns in one thread,
+ * and one opened where a closed one was (its descriptor, likely its
+ * memory): each answer is the file's own, never an extent learnt of
+ * another (copy.c keeps them per thread, by the file's id). */
+START_TEST (test_extents_per_file)
+{
+  struct addcow *a, *b, *c;
+  int i;
+
+  holey_file ("a.raw", 0);
+  holey_file ("b.raw", 2);
+  holey_file ("c.raw", 1);
+  ck_assert_int_eq (open_fmt ("a.raw", "raw", 0, &a), 0);
+  ck_assert_int_eq (open_fmt ("b.raw", "raw", 0, &b), 0);
+  for (i = 0; i < 3; i++) {
+    assert_extent (a, 0, CS, true);
+    assert_extent (b, 0, 2 * CS, false);
+    assert_extent (a, CS, 3 * CS, false);
+    assert_extent (b, 2 * CS, CS, true);
+    assert_extent (b, 3 * CS, CS, false);
+  }
+  assert_extent (a, 0, CS, true);
+  ck_assert_int_eq (addcow_close (a), 0);
+  ck_assert_int_eq (open_fmt ("c.raw", "raw", 0, &c), 0);
+  assert_extent (c, 0, CS, false);
+  assert_extent (c, CS, CS, true);
+  ck_assert_int_eq (addcow_close (c), 0);
+  ck_assert_int_eq (addcow_close (b), 0);
+}
+END_TEST
+
 static Suite *
 suite (void)
 {
@@ -532,6 +587,7 @@ suite (void)
   tcase_add_test (tc, test_layer_not_in_place);
   tcase_add_test (tc, test_all_allocated_backing_is_image);
   tcase_add_test (tc, test_read_only_runs_per_handle);
+  tcase_add_test (tc, test_extents_per_file);
   suite_add_tcase (s, tc);
   return s;
 }
