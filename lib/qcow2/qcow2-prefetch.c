@@ -53,10 +53,12 @@ prefetch_thread (void *arg)
       break;
     w->state = QCOW2_PF_READING;
     if (!w->data)
-      w->data = malloc (p->len);
+      w->data = malloc (qcow2_table_buffer_bytes (p->len));
     pthread_mutex_unlock (&p->lock);
     /* Nobody else touches a buffer, or its offset, while READING. */
     r = w->data ? io_read (p->io, p->fd, w->data, p->len, w->offset) : -1;
+    if (r == 0)
+      qcow2_summarise (w->data, p->len);
     pthread_mutex_lock (&p->lock);
     w->state = r == 0 ? QCOW2_PF_READY : QCOW2_PF_IDLE;
     pthread_cond_broadcast (&p->cond);

@@ -118,13 +118,17 @@ slot_get (struct qcow2_tables *t, uint64_t cluster,
     s->used = 0;
     if (qcow2_prefetch_take (&t->prefetch, cluster, &s->data))
       ;                         /* read ahead: qcow2-prefetch.c */
-    else if (!s->data && !(s->data = malloc (t->cluster_size)))
+    else if (!s->data
+             && !(s->data = malloc (qcow2_table_buffer_bytes
+                                    (t->cluster_size))))
       return set_error (ENOMEM, "%s: out of memory", t->file);
     else if ((r = io_read (t->io, t->fd, s->data, t->cluster_size,
                            cluster)) < 0)
       return set_error (-r, "%s: could not read a table at 0x%llx: %s",
                         t->file, (unsigned long long) cluster,
                         strerror (-r));
+    else
+      qcow2_summarise (s->data, t->cluster_size);
     s->offset = cluster;
   }
   s->used = ++t->clock;
@@ -408,14 +412,92 @@ qcow2_zero_prefix (const uint8_t *p, size_t len)
   return n;
 }
 
+/* The summary: a bit per 64-byte block of the table. */
+enum { BLOCK_BITS = 6 };
+
+static size_t
+summary_words (size_t cluster_size)
+{
+  return ((cluster_size >> BLOCK_BITS) + 63) / 64;
+}
+
+size_t
+qcow2_table_buffer_bytes (size_t cluster_size)
+{
+  return cluster_size + summary_words (cluster_size) * 8;
+}
+
+/* The summary words follow the cluster (a multiple of 512 bytes, so they
+ * are aligned for uint64_t in a malloc'd buffer). */
+static uint64_t *
+summary_of (uint8_t *buf, size_t cluster_size)
+{
+  return (uint64_t *) (void *) (buf + cluster_size);
+}
+
+void
+qcow2_summarise (uint8_t *buf, size_t cluster_size)
+{
+  uint64_t *nz = summary_of (buf, cluster_size);
+  size_t b, blocks = cluster_size >> BLOCK_BITS;
+
+  memset (nz, 0, summary_words (cluster_size) * 8);
+  for (b = 0; b < blocks; b++)
+    if (qcow2_zero_prefix (buf + (b << BLOCK_BITS), 64) < 64)
+      nz[b / 64] |= UINT64_C (1) << (b % 64);
+}
+
+/* The first block from B (below WORDS * 64) that is not all zero, or
+ * WORDS * 64. */
+static size_t
+next_nonzero_block (const uint64_t *nz, size_t words, size_t b)
+{
+  size_t w = b / 64;
+  uint64_t bits = nz[w] >> (b % 64);
+
+  if (bits)
+    return b + (size_t) __builtin_ctzll (bits);
+  for (w++; w < words; w++)
+    if (nz[w])
+      return w * 64 + (size_t) __builtin_ctzll (nz[w]);
+  return words * 64;
+}
+
+size_t
+qcow2_summary_zero_run (const uint8_t *buf, size_t cluster_size,
+                        size_t from, size_t to)
+{
+  const uint64_t *nz = summary_of ((uint8_t *) buf, cluster_size);
+  size_t words = summary_words (cluster_size), n = from;
+
+  while (n < to) {
+    size_t b = next_nonzero_block (nz, words, n >> BLOCK_BITS);
+    size_t start = b << BLOCK_BITS, end;
+
+    if (start > n)              /* zero blocks skipped unread */
+      n = start;
+    if (n >= to)
+      break;
+    end = (b + 1) << BLOCK_BITS;
+    if (end > to)
+      end = to;
+    n += qcow2_zero_prefix (buf + n, end - n);
+    if (n < end)                /* a non-zero word */
+      return n - from;
+  }
+  return to - from;
+}
+
 /* How many entries from I (below END) of the table in S are all zero
- * (unallocated, no subcluster bits): no decoding. */
+ * (unallocated, no subcluster bits): no decoding, and no reading of the
+ * blocks its summary says are zero. */
 static uint64_t
 zero_entries (const struct qcow2_tables *t, const struct qcow2_cache_slot *s,
               uint64_t i, uint64_t end)
 {
-  size_t bytes = qcow2_zero_prefix (s->data + i * t->entry_bytes,
-                                    (size_t) (end - i) * t->entry_bytes);
+  size_t bytes = qcow2_summary_zero_run (s->data, t->cluster_size,
+                                         (size_t) i * t->entry_bytes,
+                                         (size_t) end * t->entry_bytes);
 
   return t->entry_bytes == 16 ? bytes >> 4 : bytes >> 3;
 }

@@ -133,10 +133,23 @@ struct qcow2_map {
 #define QCOW2_CACHE_BYTES (UINT32_C (4) << 20)
 #define QCOW2_CACHE_MAX_SLOTS 256u
 
+/* A buffer for a table cluster: the cluster, then its summary, one bit
+ * per 64 bytes of it, set where they are not all zero.  Whoever reads a
+ * table summarises it (the read-ahead thread, for the tables it reads),
+ * and a walk then skips the zero entries of a table of mostly zeros
+ * without reading them. */
+size_t qcow2_table_buffer_bytes (size_t cluster_size);
+void qcow2_summarise (uint8_t *buf, size_t cluster_size);
+/* How many bytes of the table in BUF from FROM (below TO; both multiples
+ * of 8, TO <= the cluster size) are zero, in whole 8-byte words. */
+size_t qcow2_summary_zero_run (const uint8_t *buf, size_t cluster_size,
+                               size_t from, size_t to);
+
 struct qcow2_cache_slot {
   uint64_t offset;              /* host offset of the cluster held */
   uint64_t used;                /* LRU stamp; 0: empty */
-  uint8_t *data;                /* one cluster, or NULL until first use */
+  uint8_t *data;                /* a table buffer (qcow2_table_buffer_bytes),
+                                 * or NULL until first use */
 };
 
 /* qcow2-prefetch.c: the next table read ahead on a thread (the cache's
@@ -157,7 +170,7 @@ struct qcow2_prefetch_buf {
   enum qcow2_pf_state state;
   uint64_t offset;
   uint64_t seq;                 /* order of the requests */
-  uint8_t *data;                /* one cluster, or NULL */
+  uint8_t *data;                /* a table buffer, or NULL */
 };
 
 struct qcow2_prefetch {
@@ -182,8 +195,8 @@ void qcow2_prefetch_free (struct qcow2_prefetch *p);
  * is already asked for or every buffer is taken. */
 void qcow2_prefetch_request (struct qcow2_prefetch *p, uint64_t offset);
 /* If the cluster at OFFSET was asked for: wait for it, and on success
- * exchange *BUF (a cluster-sized buffer or NULL) with the buffer that
- * holds it; true.  Else false, *BUF untouched. */
+ * exchange *BUF (a table buffer or NULL) with the buffer that holds it,
+ * summarised; true.  Else false, *BUF untouched. */
 bool qcow2_prefetch_take (struct qcow2_prefetch *p, uint64_t offset,
                           uint8_t **buf);
 

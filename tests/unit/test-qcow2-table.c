@@ -9,6 +9,11 @@
  * the zero bytes before the word holding it; never a byte past LEN read
  * (the buffer ends exactly at LEN, ASan watches); all-zero: LEN.
  *
+ * A table's summary (qcow2_summarise, qcow2_summary_zero_run), for a
+ * small cluster (one summary word) and one with several: with one
+ * non-zero byte anywhere and every range asked about, the answer is
+ * qcow2_zero_prefix's on that range.
+ *
  * The read-ahead, on a file of numbered clusters: a cluster asked for is
  * taken with its bytes (the caller's buffer given in exchange), once; one
  * never asked for, or whose read failed, is not taken and the caller's
@@ -86,6 +91,63 @@ START_TEST (test_table_edges)
 }
 END_TEST
 
+/* The summary's answer against the plain scan's, for a table of CS
+ * bytes with byte NZ (or none: CS) non-zero, from FROM to every TO. */
+static void
+assert_summary_run (uint8_t *t, size_t cs, size_t nz, size_t from,
+                    size_t step)
+{
+  size_t to;
+
+  for (to = from; to <= cs; to += step) {
+    size_t want = qcow2_zero_prefix (t + from, to - from);
+    size_t got = qcow2_summary_zero_run (t, cs, from, to);
+    ck_assert_msg (got == want, "cluster %zu, non-zero byte %zu, "
+                   "[%zu, %zu): %zu, not %zu", cs, nz, from, to, got, want);
+  }
+}
+
+static void
+summary_case (size_t cs, size_t nz, size_t step)
+{
+  uint8_t *t = calloc (1, qcow2_table_buffer_bytes (cs));
+  size_t from;
+
+  ck_assert_ptr_nonnull (t);
+  memset (t + cs, 0xff, qcow2_table_buffer_bytes (cs) - cs);  /* stale */
+  if (nz < cs)
+    t[nz] = 0x10;
+  qcow2_summarise (t, cs);
+  for (from = 0; from <= cs; from += step)
+    assert_summary_run (t, cs, nz, from, step);
+  if (nz < cs)                  /* right at the word that holds it */
+    assert_summary_run (t, cs, nz, nz / 8 * 8, 8);
+  free (t);
+}
+
+START_TEST (test_summary_small_cluster)
+{
+  size_t nz;
+
+  for (nz = 0; nz <= 512; nz++)
+    summary_case (512, nz, 8);
+}
+END_TEST
+
+/* Several summary words: the non-zero byte at the edges of blocks, of
+ * summary words and of the table. */
+START_TEST (test_summary_words)
+{
+  static const size_t at[] = {
+    0, 7, 8, 63, 64, 4095, 4096, 4103, 8191, 8192, 12345, 16383,
+    16384 /* none */ };
+  size_t i;
+
+  for (i = 0; i < sizeof at / sizeof at[0]; i++)
+    summary_case (16384, at[i], 512);
+}
+END_TEST
+
 #define PCS 4096u              /* the clusters of the read-ahead tests */
 #define PCLUSTERS 12u
 
@@ -140,7 +202,7 @@ START_TEST (test_prefetch_take)
 {
   struct addcow_io io;
   struct qcow2_prefetch p;
-  uint8_t *mine = malloc (PCS), *keep = mine;
+  uint8_t *mine = malloc (qcow2_table_buffer_bytes (PCS)), *keep = mine;
   int fd = numbered_file ();
   unsigned i;
 
@@ -157,6 +219,7 @@ START_TEST (test_prefetch_take)
   ck_assert (qcow2_prefetch_take (&p, 2 * PCS, &mine));
   ck_assert_ptr_ne (mine, keep);            /* exchanged */
   assert_cluster (mine, 2);
+  ck_assert_uint_eq (qcow2_summary_zero_run (mine, PCS, 0, PCS), 0);
   ck_assert (!qcow2_prefetch_take (&p, 2 * PCS, &mine));    /* once */
   ck_assert (!qcow2_prefetch_take (&p, 9 * PCS, &mine));    /* never */
   ck_assert (qcow2_prefetch_take (&p, 4 * PCS, &mine));
@@ -208,7 +271,7 @@ START_TEST (test_prefetch_failed_read)
 {
   struct addcow_io io;
   struct qcow2_prefetch p;
-  uint8_t *mine = malloc (PCS), *keep = mine;
+  uint8_t *mine = malloc (qcow2_table_buffer_bytes (PCS)), *keep = mine;
 
   ck_assert_ptr_nonnull (mine);
   io_init (&io, NULL);
@@ -247,6 +310,8 @@ suite (void)
   tcase_add_test (tc, test_all_zero);
   tcase_add_test (tc, test_one_nonzero_byte);
   tcase_add_test (tc, test_table_edges);
+  tcase_add_test (tc, test_summary_small_cluster);
+  tcase_add_test (tc, test_summary_words);
   suite_add_tcase (s, tc);
   tc = tcase_create ("prefetch");
   tcase_add_test (tc, test_prefetch_take);
