@@ -36,12 +36,14 @@ static _Thread_local struct {
   bool end_is_change;           /* ... and cluster 'end' does not */
 } last_run;
 
+#define LOOK_AHEAD_BITS (UINT64_C (1) << 26)
+
 /* The end of the run of clusters equal to cluster N, searched no
  * further than END; *BIT their value. */
 static uint64_t
 bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
 {
-  uint64_t from = n + 1, next;
+  uint64_t from = n + 1, next, far;
 
   if (img->writable) {         /* claimed writes set bits meanwhile */
     pthread_rwlock_rdlock (&img->bits_lock);
@@ -62,11 +64,19 @@ bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
     last_run.run_id = img->run_id;
     last_run.start = n;
   }
-  next = bitmap_find_bounded (&img->bm, from, end, !*bit);
+  /* A search for a set bit looks far ahead (8 MiB of bitmap), so that a
+   * mapped bitmap's holes are skipped, not read, and few of its pages are
+   * touched: map asks 1 GiB at a time, 256 Ki clusters of 4 KiB, and
+   * reading an empty 8 TiB overlay's bitmap that way made all 256 MiB of
+   * it resident.  The run found is kept for the next request. */
+  far = end;
+  if (!*bit && far - from < LOOK_AHEAD_BITS)
+    far = min_u64 (img->bm.nbits, from + LOOK_AHEAD_BITS);
+  next = bitmap_find_bounded (&img->bm, from, far, !*bit);
   last_run.end = next;
   last_run.bit = *bit;
-  last_run.end_is_change = next < end;
-  return next;
+  last_run.end_is_change = next < far;
+  return min_u64 (next, end);
 }
 
 uint64_t
