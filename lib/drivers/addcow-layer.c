@@ -38,8 +38,8 @@ static _Thread_local struct {
 
 #define LOOK_AHEAD_BITS (UINT64_C (1) << 26)
 
-/* The end of the run of clusters equal to cluster N, searched no
- * further than END; *BIT their value. */
+/* The end of the run of clusters equal to cluster N, at most END; *BIT
+ * their value.  A writable handle searches no further than END. */
 static uint64_t
 bit_run (struct addcow *img, uint64_t n, uint64_t end, bool *bit)
 {
