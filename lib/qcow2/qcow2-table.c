@@ -429,16 +429,16 @@ qcow2_table_buffer_bytes (size_t cluster_size)
 
 /* The summary words follow the cluster (a multiple of 512 bytes, so they
  * are aligned for uint64_t in a malloc'd buffer). */
-static uint64_t *
-summary_of (uint8_t *buf, size_t cluster_size)
+static const uint64_t *
+summary_of (const uint8_t *buf, size_t cluster_size)
 {
-  return (uint64_t *) (void *) (buf + cluster_size);
+  return (const uint64_t *) (const void *) (buf + cluster_size);
 }
 
 void
 qcow2_summarise (uint8_t *buf, size_t cluster_size)
 {
-  uint64_t *nz = summary_of (buf, cluster_size);
+  uint64_t *nz = (uint64_t *) (void *) (buf + cluster_size);
   size_t b, blocks = cluster_size >> BLOCK_BITS;
 
   memset (nz, 0, summary_words (cluster_size) * 8);
@@ -467,7 +467,7 @@ size_t
 qcow2_summary_zero_run (const uint8_t *buf, size_t cluster_size,
                         size_t from, size_t to)
 {
-  const uint64_t *nz = summary_of ((uint8_t *) buf, cluster_size);
+  const uint64_t *nz = summary_of (buf, cluster_size);
   size_t words = summary_words (cluster_size), n = from;
 
   while (n < to) {
