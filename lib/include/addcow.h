@@ -26,6 +26,10 @@
  *    addcow_get_allocated_clusters counts bits and wants no write in
  *    flight.  addcow_close needs the handle idle.  With an I/O table
  *    (struct addcow_io), its functions are called from those threads too.
+ *  - fork: a child may use (and close) a handle that was idle in the
+ *    parent at the fork, while the parent leaves it alone (they share its
+ *    files and locks); the library's own threads are not in the child,
+ *    and the handle works without them.
  */
 #ifndef ADDCOW_H
 #define ADDCOW_H

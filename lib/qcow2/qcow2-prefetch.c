@@ -17,8 +17,14 @@
  * freed; it touches only its buffers and the state here, behind its own
  * mutex, never the cache's lock.  Memory: depth clusters, at most
  * QCOW2_PREFETCH_BYTES (one with clusters as large).
+ *
+ * A child of fork() has no copy of the thread, and its copy of the mutex
+ * may be held for ever.  So every fork is counted (pthread_atfork), and a
+ * read-ahead started before the last fork is left alone: the child reads
+ * every table itself and never waits for a thread it does not have.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +73,30 @@ prefetch_thread (void *arg)
   return NULL;
 }
 
+static atomic_uint forks;                /* fork()s in this process so far */
+static pthread_once_t count_forks_once = PTHREAD_ONCE_INIT;
+
+static void
+count_fork (void)
+{
+  atomic_fetch_add_explicit (&forks, 1, memory_order_relaxed);
+}
+
+static void
+count_forks (void)
+{
+  (void) pthread_atfork (NULL, NULL, count_fork);
+}
+
+/* P's thread was started in another process (this one is a child of a
+ * fork after it started)?  Its state here is a copy no thread serves. */
+static bool
+started_elsewhere (const struct qcow2_prefetch *p)
+{
+  return p->started
+    && p->fork_count != atomic_load_explicit (&forks, memory_order_relaxed);
+}
+
 /* Start the thread with every signal blocked (a handler of the program
  * runs in its own threads, libaddcow.3). */
 static int
@@ -75,6 +105,8 @@ start_thread (struct qcow2_prefetch *p)
   sigset_t all, old;
   int r;
 
+  pthread_once (&count_forks_once, count_forks);
+  p->fork_count = atomic_load_explicit (&forks, memory_order_relaxed);
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &old);
   r = pthread_create (&p->thread, NULL, prefetch_thread, p);
@@ -107,9 +139,10 @@ qcow2_prefetch_init (struct qcow2_prefetch *p, const struct addcow_io *io,
 void
 qcow2_prefetch_free (struct qcow2_prefetch *p)
 {
+  bool here = !started_elsewhere (p);
   unsigned i;
 
-  if (p->started) {
+  if (p->started && here) {
     pthread_mutex_lock (&p->lock);
     p->stop = true;
     pthread_cond_broadcast (&p->cond);
@@ -121,8 +154,10 @@ qcow2_prefetch_free (struct qcow2_prefetch *p)
     free (p->b[i].data);
     p->b[i].data = NULL;
   }
-  pthread_cond_destroy (&p->cond);
-  pthread_mutex_destroy (&p->lock);
+  if (here) {                   /* else they may be held: leave them */
+    pthread_cond_destroy (&p->cond);
+    pthread_mutex_destroy (&p->lock);
+  }
 }
 
 /* The buffer that holds or will hold the cluster at OFFSET, or NULL.
@@ -161,7 +196,7 @@ qcow2_prefetch_request (struct qcow2_prefetch *p, uint64_t offset)
 {
   struct qcow2_prefetch_buf *w;
 
-  if (p->disabled)
+  if (p->disabled || started_elsewhere (p))
     return;
   pthread_mutex_lock (&p->lock);
   if (!p->started && start_thread (p) < 0) {
@@ -188,7 +223,7 @@ qcow2_prefetch_take (struct qcow2_prefetch *p, uint64_t offset,
   bool taken = false;
   uint8_t *d;
 
-  if (!p->started)
+  if (!p->started || started_elsewhere (p))
     return false;
   pthread_mutex_lock (&p->lock);
   while ((w = find (p, offset)) && w->state != QCOW2_PF_READY)

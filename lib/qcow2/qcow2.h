@@ -180,6 +180,7 @@ struct qcow2_prefetch {
   unsigned depth;               /* buffers used, <= QCOW2_PREFETCH_MAX */
   bool disabled;                /* a user's I/O table, or no thread */
   bool started;                 /* the thread runs (the cache's lock) */
+  unsigned fork_count;          /* forks counted when it started */
   pthread_t thread;
   pthread_mutex_t lock;         /* what follows */
   pthread_cond_t cond;

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qcow2/qcow2.h"
@@ -284,6 +285,60 @@ START_TEST (test_prefetch_failed_read)
 }
 END_TEST
 
+/* The child of a fork has no read-ahead thread, and its copy of the lock
+ * is held for ever here (the parent held it at the fork): the child must
+ * read without waiting for either.  Its checks exit with a code (Check's
+ * own asserts belong to the parent); a hang ends with SIGALRM. */
+static int
+child_after_fork (struct qcow2_prefetch *p)
+{
+  uint8_t *mine = NULL;
+
+  alarm (10);
+  qcow2_prefetch_request (p, 6 * PCS);      /* dropped, no thread here */
+  if (qcow2_prefetch_take (p, 6 * PCS, &mine))
+    return 2;
+  if (qcow2_prefetch_take (p, 3 * PCS, &mine))  /* read in the parent */
+    return 3;
+  qcow2_prefetch_free (p);
+  return mine ? 4 : 0;
+}
+
+START_TEST (test_prefetch_after_fork)
+{
+  struct addcow_io io;
+  struct qcow2_prefetch p;
+  uint8_t *mine = NULL;
+  int fd = numbered_file (), status;
+  unsigned i;
+  pid_t pid;
+
+  io_init (&io, NULL);
+  qcow2_prefetch_init (&p, &io, fd, PCS);
+  for (i = 1; i <= QCOW2_PREFETCH_MAX; i++)
+    qcow2_prefetch_request (&p, i * PCS);
+  wait_all_ready (&p);
+  pthread_mutex_lock (&p.lock);
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0)
+    _exit (child_after_fork (&p));
+  pthread_mutex_unlock (&p.lock);
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+                 "child: status %#x", (unsigned) status);
+  /* The parent's thread goes on serving it. */
+  ck_assert (qcow2_prefetch_take (&p, 3 * PCS, &mine));
+  assert_cluster (mine, 3);
+  qcow2_prefetch_request (&p, 7 * PCS);
+  ck_assert (qcow2_prefetch_take (&p, 7 * PCS, &mine));
+  assert_cluster (mine, 7);
+  qcow2_prefetch_free (&p);
+  free (mine);
+  close (fd);
+}
+END_TEST
+
 /* Large clusters: one buffer, at most QCOW2_PREFETCH_BYTES or one
  * cluster. */
 START_TEST (test_prefetch_depth)
@@ -318,6 +373,7 @@ suite (void)
   tcase_add_test (tc, test_prefetch_full);
   tcase_add_test (tc, test_prefetch_failed_read);
   tcase_add_test (tc, test_prefetch_depth);
+  tcase_add_test (tc, test_prefetch_after_fork);
   suite_add_tcase (s, tc);
   return s;
 }
