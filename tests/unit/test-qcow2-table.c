@@ -199,6 +199,20 @@ wait_all_ready (struct qcow2_prefetch *p)
   }
 }
 
+/* P reads ahead from FD through IO: clusters 1 to QCOW2_PREFETCH_MAX
+ * asked for, and all of them read. */
+static void
+prefetch_all_read (struct qcow2_prefetch *p, struct addcow_io *io, int fd)
+{
+  unsigned i;
+
+  io_init (io, NULL);
+  qcow2_prefetch_init (p, io, fd, PCS);
+  for (i = 1; i <= QCOW2_PREFETCH_MAX; i++)
+    qcow2_prefetch_request (p, i * PCS);
+  wait_all_ready (p);
+}
+
 START_TEST (test_prefetch_take)
 {
   struct addcow_io io;
@@ -247,13 +261,8 @@ START_TEST (test_prefetch_full)
   struct qcow2_prefetch p;
   uint8_t *mine = NULL;
   int fd = numbered_file ();
-  unsigned i;
 
-  io_init (&io, NULL);
-  qcow2_prefetch_init (&p, &io, fd, PCS);
-  for (i = 1; i <= QCOW2_PREFETCH_MAX; i++)
-    qcow2_prefetch_request (&p, i * PCS);
-  wait_all_ready (&p);
+  prefetch_all_read (&p, &io, fd);
   /* All read, none taken: the oldest (cluster 1) gives way. */
   qcow2_prefetch_request (&p, 10 * PCS);
   ck_assert (!qcow2_prefetch_take (&p, 1 * PCS, &mine));
@@ -310,14 +319,9 @@ START_TEST (test_prefetch_after_fork)
   struct qcow2_prefetch p;
   uint8_t *mine = NULL;
   int fd = numbered_file (), status;
-  unsigned i;
   pid_t pid;
 
-  io_init (&io, NULL);
-  qcow2_prefetch_init (&p, &io, fd, PCS);
-  for (i = 1; i <= QCOW2_PREFETCH_MAX; i++)
-    qcow2_prefetch_request (&p, i * PCS);
-  wait_all_ready (&p);
+  prefetch_all_read (&p, &io, fd);
   pthread_mutex_lock (&p.lock);
   pid = fork ();
   ck_assert_int_ge (pid, 0);
