@@ -66,12 +66,14 @@ maxm() { sort -g "$1" | tail -n1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 TSV=()
 tsv() { TSV+=("$(printf '%s\t%s\t%s\t%s\t%s' "$@")"); }
 
-# compare NAME TARGET BENCH_TARGET "OURS CMD" "PEER CMD" ["FLOOR CMD"]; the
-# peer runs at most PEER_RUNS (default RUNS) times.  Its rows go to the TSV
-# below and, for bench/run, through bench_tsv (BENCH_TARGET in its syntax;
-# WHAT names the image); peak RSS is held to 64 MiB.
+# compare NAME TARGET BENCH_TARGET "OURS CMD" "PEER CMD" ["FLOOR CMD"
+# FLOOR_NAME]; the peer runs at most PEER_RUNS (default RUNS) times.  Its
+# rows go to the TSV below and, for bench/run, through bench_tsv
+# (BENCH_TARGET in its syntax; WHAT names the image); peak RSS is held to
+# 64 MiB.
 compare() {
-  local name=$1 target=$2 bt=$3 a=$4 q=$5 f=${6:-} i fm
+  local name=$1 target=$2 bt=$3 a=$4 q=$5 f=${6:-} i fm fl=
+  [ -n "$f" ] && fl=" (floor: $7)"
   local p=$WORK/r-${name// /_}
   rm -f "$p".*
   for i in $(seq "$RUNS"); do
@@ -88,7 +90,7 @@ compare() {
   fm=-; [ -n "$f" ] && fm=$(med "$p.f.t")
   tsv "$name" "$(med "$p.a.t")" "$(med "$p.q.t")" "$fm" "$target"
   tsv "$name, peak RSS MiB" "$(maxm "$p.a.m")" "$(maxm "$p.q.m")" - "<= 64"
-  bench_tsv "$name, $WHAT" "$(med "$p.a.t")" "$(med "$p.q.t")" "$fm" "$bt"
+  bench_tsv "$name, $WHAT$fl" "$(med "$p.a.t")" "$(med "$p.q.t")" "$fm" "$bt"
   bench_tsv "$name, $WHAT, peak RSS" "$(maxm "$p.a.m")" "$(maxm "$p.q.m")" - "<=64" MiB
 }
 
@@ -115,10 +117,9 @@ PEER_RUNS=$PEER_MAP_RUNS compare map "<= 0.5 s" "<=0.5" "$ADDCOW_IMG map --outpu
 "$ADDCOW_IMG" map --output=json ov.add-cow > map.a
 "$QEMU_IMG" map --output=json ov.qcow2 > map.q
 cmp -s map.a map.q && note "maps identical: yes" || { note "maps identical: NO"; BAD=1; }
-WHAT="$WHAT (floor: qemu-io on the raw file)"
 compare "$READS random 4 KiB reads" "<= qemu-io" "<=1*peer" \
   "$ADDCOW_IO -r ov.add-cow < reads" "$QEMU_IO -r -f qcow2 ov.qcow2 < reads" \
-  "$QEMU_IO -r -f raw ov.raw < reads"
+  "$QEMU_IO -r -f raw ov.raw < reads" "qemu-io on the raw file"
 cd "$WORK" && rm -rf "$D"
 
 # --- part 2 -----------------------------------------------------------------
