@@ -31,8 +31,10 @@
 # the cache for both tools alike.
 #
 # TSV rows for bench/run (bench_tsv), one pair per operation: against
-# qemu-img and against the floor of that operation's work, measured in this
-# run (the same bytes, from the same pristine files, cold like the rest):
+# qemu-img and against the floor of that operation's work, timed in the
+# same rounds as both tools (hf interleaves them: a disk whose speed
+# wanders moves all alike), the same bytes from the same pristine files,
+# cold like the rest:
 #   commit -d  cp + fsync of the committed bytes into a new file;
 #   commit     the same, then punching the overlay's data out of a fresh
 #              copy of its image file, and fsync: commit also empties the
@@ -128,7 +130,7 @@ note "nbdkit:      $([ "$HAVE_NBD" = 1 ] && echo "$(tool_version nbdkit), plugin
 note "images:      base $(human_bytes "$SIZE") of random data (seed $BENCH_SEED), cluster $(human_bytes "$CLUSTER"), $NB clusters, $DIRTY dirty ($PCT %) at random"
 note "file system: $(stat -f -c %T "$WORK"), copies $([ "$REFLINK" = 1 ] && echo share extents || echo move bytes)"
 note "bytes moved: commit $(human_bytes "$DBYTES"), flatten $(human_bytes "$RBYTES")"
-note "timing:      hyperfine, $RUNS runs each, fresh copies before every run (not timed), $CACHE cache$([ "$CACHE" = cold ] && echo " (sync + drop_caches before every run)" || echo " (sync before every run; drop_caches not available or not asked for)")"
+note "timing:      hyperfine, $RUNS rounds, each tool and the floor once a round, in alternating order, fresh copies before every run (not timed), $CACHE cache$([ "$CACHE" = cold ] && echo " (sync + drop_caches before every run)" || echo " (sync before every run; drop_caches not available or not asked for)")"
 note "memory:      /usr/bin/time -f %M around every timed run, largest"
 [ "$READY" = 1 ] || note "NOTE:        addcow-img/addcow-io not built or not runnable: qemu-img and cp only"
 [ "$READY" = 1 ] && [ "$COMMIT_OK" = 0 ] && note "NOTE:        addcow-img commit does not work yet: qemu-img and cp only for commit"
@@ -199,84 +201,97 @@ no_own_data() {
 }
 [ "$READY" = 1 ] && check_addcow_disk "add-cow overlay before" "$P/ov.add-cow"
 
-# bench_phase NAME DIR_A CMD_A DIR_Q CMD_Q PREP_A PREP_Q: hyperfine both
-# tools, each command run in its directory under /usr/bin/time (CMD_A empty:
-# qemu-img only).  Sets TA, TQ (medians, or n/a) and MA, MQ (peak KiB).
-bench_phase() {
-  local name=$1 da=$2 a=$3 dq=$4 q=$5 pa=$6 pq=$7 json=$WORK/hf-$1.json
-  local ma=$WORK/mem-$1-a mq=$WORK/mem-$1-q
-  local -a preps=() cmds=()
-  rm -f "$ma" "$mq"
-  if [ -n "$a" ]; then
-    preps+=(--prepare "bash $pa")
-    cmds+=("cd $da && /usr/bin/time -f %M -a -o $ma $a")
-  fi
-  preps+=(--prepare "bash $pq")
-  cmds+=("cd $dq && /usr/bin/time -f %M -a -o $mq $q")
-  hf "$json" --runs "$RUNS" "${preps[@]}" -- "${cmds[@]}"
-  TA=n/a MA=n/a
-  if [ -n "$a" ]; then
-    TA=$(median "$json" 0); TQ=$(median "$json" 1)
-    MA=$(sort -n "$ma" | tail -n1)
-    note "$name: addcow-img $(stats "$json" 0)"
-    note "$name: qemu-img   $(stats "$json" 1)"
-  else
-    TQ=$(median "$json" 0)
-    note "$name: qemu-img   $(stats "$json" 0)"
-  fi
-  MQ=$(sort -n "$mq" | tail -n1)
-}
-
-# bench_cp NAME BYTES [punch|holes]: cp of BYTES random bytes into a new
-# file, alone and followed by sync FILE; with "punch" also followed by
-# punching the overlay's data runs out of a fresh copy of its image file
-# and its fsync (commit's floor, above); with "holes", on its own, the
-# runs flatten copies copied into the holes of a fresh copy of the image
-# file, and fsync (flatten's floor).  Sets TC, TCS and TCP (n/a without
-# a third argument).
-bench_cp() {
-  local name=$1 bytes=$2 mode=${3:-} d=$WORK/cp json=$WORK/hf-cp-$1.json
-  local -a cmds
+# floor_setup NAME BYTES [punch|holes]: the floor commands of one
+# operation, timed by bench_phase in the same rounds as the two tools: cp
+# of BYTES random bytes into a new file, alone and followed by sync FILE;
+# with "punch" also followed by punching the overlay's data runs out of a
+# fresh copy of its image file and its fsync (commit's floor, above); with
+# "holes", on its own, the runs flatten copies copied into the holes of a
+# fresh copy of the image file, and fsync (flatten's floor).  Sets
+# FLOOR_DIR, FLOOR_MODE, FLOOR_PREP and FLOOR_CMDS.
+floor_setup() {
+  local bytes=$2 d=$WORK/cp-${1// /}
+  FLOOR_DIR=$d FLOOR_MODE=${3:-} FLOOR_PREP=$d/prep.sh
   mkdir -p "$d"
   head -c "$bytes" "$P/base.raw" > "$d/src"
   cat > "$d/prep.sh" <<EOF
 set -e
 rm -f $d/dst $d/ov.raw
-$([ -n "$mode" ] && echo "cp --reflink=never --sparse=always $P/ov.raw $d/ov.raw")
+$([ -n "$FLOOR_MODE" ] && echo "cp --reflink=never --sparse=always $P/ov.raw $d/ov.raw")
 bash $WORK/settle.sh
 EOF
-  cmds=("cp --reflink=never $d/src $d/dst"
-        "cp --reflink=never $d/src $d/dst && sync $d/dst")
-  if [ "$mode" = punch ]; then
+  FLOOR_CMDS=("cp --reflink=never $d/src $d/dst"
+              "cp --reflink=never $d/src $d/dst && sync $d/dst")
+  if [ "$FLOOR_MODE" = punch ]; then
     jq -r '[.[] | select(.depth == 0 and .data)] |
       "fpunch \(.[0].start) \(.[-1].start + .[-1].length - .[0].start)"' \
       "$P/map.addcow" > "$d/punch"
     echo fsync >> "$d/punch"
-    cmds+=("${cmds[1]} && xfs_io $d/ov.raw < $d/punch")
-  fi
-  hf "$json" --runs "$RUNS" --prepare "bash $d/prep.sh" -- "${cmds[@]}"
-  cmp -s "$d/src" "$d/dst" || { note "cp: copy differs?!"; BAD=1; }
-  if [ "$mode" = holes ]; then  # on its own: it leaves no dst to compare
+    FLOOR_CMDS+=("${FLOOR_CMDS[1]} && xfs_io $d/ov.raw < $d/punch")
+  elif [ "$FLOOR_MODE" = holes ]; then
     jq -r --arg src "$P/base.raw" '.[] | select(.depth != 0 and .data) |
       "copy_range -s \(.start) -d \(.start) -l \(.length) \($src)"' \
       "$P/map.addcow" > "$d/holes"
     echo fsync >> "$d/holes"
-    hf "$WORK/hf-holes-$1.json" --runs "$RUNS" --prepare "bash $d/prep.sh" \
-      -- "xfs_io $d/ov.raw < $d/holes"
-    cmp -s "$d/ov.raw" "$REF" ||
-      { note "the runs copied into the holes: not the flattened disk?!"; BAD=1; }
+    FLOOR_CMDS+=("xfs_io $d/ov.raw < $d/holes")
   fi
-  TC=$(median "$json" 0); TCS=$(median "$json" 1); TCP=n/a
-  note "cp $(human_bytes "$bytes"):        $(stats "$json" 0)"
-  note "cp $(human_bytes "$bytes") + fsync: $(stats "$json" 1)"
-  if [ "$mode" = punch ]; then
-    TCP=$(median "$json" 2)
-    note "cp $(human_bytes "$bytes") + fsync + punching the overlay's data ($(head -n1 "$d/punch")) + fsync: $(stats "$json" 2)"
+}
+
+# bench_phase NAME DIR_A CMD_A DIR_Q CMD_Q PREP_A PREP_Q: time both tools
+# and the floor commands of floor_setup, interleaved (hf), each tool's
+# command run in its directory under /usr/bin/time (CMD_A empty: qemu-img
+# only).  Sets TA, TQ (medians, or n/a), MA, MQ (peak KiB), and from the
+# floor TC (cp), TCS (cp + fsync), TCP (the third command, or n/a).
+bench_phase() {
+  local name=$1 da=$2 a=$3 dq=$4 q=$5 pa=$6 pq=$7 json=$WORK/hf-$1.json
+  local ma=$WORK/mem-$1-a mq=$WORK/mem-$1-q i0=0 f
+  local -a preps=() cmds=()
+  rm -f "$ma" "$mq"
+  if [ -n "$a" ]; then
+    preps+=(--prepare "bash $pa")
+    cmds+=("cd $da && /usr/bin/time -f %M -a -o $ma $a")
+    i0=1
+  fi
+  preps+=(--prepare "bash $pq")
+  cmds+=("cd $dq && /usr/bin/time -f %M -a -o $mq $q")
+  for f in "${FLOOR_CMDS[@]}"; do
+    preps+=(--prepare "bash $FLOOR_PREP")
+    cmds+=("$f")
+  done
+  hf "$json" --runs "$RUNS" "${preps[@]}" -- "${cmds[@]}"
+  TA=n/a MA=n/a
+  if [ -n "$a" ]; then
+    TA=$(median "$json" 0)
+    MA=$(sort -n "$ma" | tail -n1)
+    note "$name: addcow-img $(stats "$json" 0)"
+  fi
+  TQ=$(median "$json" "$i0")
+  note "$name: qemu-img   $(stats "$json" "$i0")"
+  MQ=$(sort -n "$mq" | tail -n1)
+  floor_results "$json" $(( i0 + 1 ))
+}
+
+# floor_results JSON INDEX: the floor's medians (its first command at
+# INDEX), then one more run of each command that leaves a result, checked.
+floor_results() {
+  local json=$1 i=$2 d=$FLOOR_DIR bytes
+  bytes=$(stat -c %s "$d/src")
+  TC=$(median "$json" "$i"); TCS=$(median "$json" $(( i + 1 ))); TCP=n/a
+  [ -n "$FLOOR_MODE" ] && TCP=$(median "$json" $(( i + 2 )))
+  note "cp $(human_bytes "$bytes"):        $(stats "$json" "$i")"
+  note "cp $(human_bytes "$bytes") + fsync: $(stats "$json" $(( i + 1 )))"
+  bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[1]}"
+  cmp -s "$d/src" "$d/dst" || { note "cp: copy differs?!"; BAD=1; }
+  if [ "$FLOOR_MODE" = punch ]; then
+    note "cp $(human_bytes "$bytes") + fsync + punching the overlay's data ($(head -n1 "$d/punch")) + fsync: $(stats "$json" $(( i + 2 )))"
+    bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[2]}"
     [ "$(du -B1 "$d/ov.raw" | cut -f1)" = 0 ] ||
       note "NOTE: the punches left $(du -B1 "$d/ov.raw" | cut -f1) bytes in the image file copy"
-  elif [ "$mode" = holes ]; then
-    TCP=$(median "$WORK/hf-holes-$1.json" 0)
-    note "the same $(( $(wc -l < "$d/holes") - 1 )) runs copied into the holes of the image file (xfs_io copy_range) + fsync: $(stats "$WORK/hf-holes-$1.json" 0)"
+  elif [ "$FLOOR_MODE" = holes ]; then
+    note "the same $(( $(wc -l < "$d/holes") - 1 )) runs copied into the holes of the image file (xfs_io copy_range) + fsync: $(stats "$json" $(( i + 2 )))"
+    bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[2]}"
+    cmp -s "$d/ov.raw" "$REF" ||
+      { note "the runs copied into the holes: not the flattened disk?!"; BAD=1; }
   fi
   rm -rf "$d"
 }
@@ -361,26 +376,22 @@ EOF
   mem_row "$name, peak RSS"
 }
 
+# the floor's punches and holes need xfs_io and the runs (map.addcow)
+FLOOR_XFS_IO=0
+[ "$READY" = 1 ] && command -v xfs_io >/dev/null && FLOOR_XFS_IO=1
+
+floor_setup commit "$DBYTES" $([ "$FLOOR_XFS_IO" = 1 ] && echo punch)
 commit_phase commit
-COMMIT_TA=$TA COMMIT_TQ=$TQ
-if [ "${BENCH_COMMIT_D:-1}" = 1 ]; then
-  commit_phase "commit -d" -d
-  COMMITD_TA=$TA COMMITD_TQ=$TQ
-fi
-if [ "$READY" = 1 ] && command -v xfs_io >/dev/null; then  # map.addcow: the runs
-  bench_cp commit "$DBYTES" punch
-else
-  bench_cp commit "$DBYTES"
-fi
-COMMIT_TCS=$TCS COMMIT_TCP=$TCP
+COMMIT_TA=$TA COMMIT_TQ=$TQ COMMIT_TCP=$TCP
 COMMIT_FLOOR="cp + fsync of the same bytes + punching them out"
 if [ "$TCP" = n/a ]; then   # no xfs_io (or no map): the copy alone
   COMMIT_TCP=$TCS COMMIT_FLOOR="cp + fsync of the same bytes (punches not timed: no xfs_io)"
 fi
-TA=$COMMIT_TA TQ=$COMMIT_TQ
 cp_rows commit "$DBYTES" "$TCP"   # n/a without xfs_io
 if [ "${BENCH_COMMIT_D:-1}" = 1 ]; then
-  TA=$COMMITD_TA TQ=$COMMITD_TQ
+  floor_setup "commit -d" "$DBYTES"
+  commit_phase "commit -d" -d
+  COMMITD_TA=$TA COMMITD_TQ=$TQ COMMITD_TCS=$TCS
   cp_rows "commit -d" "$DBYTES"
 fi
 
@@ -405,6 +416,7 @@ rm -f $FQ/ov.qcow2 $FQ/ov.data
 cp --reflink=never --sparse=always $P/ov.qcow2 $P/ov.data $FQ/
 bash $WORK/settle.sh
 EOF
+floor_setup flatten "$RBYTES" $([ "$FLOOR_XFS_IO" = 1 ] && echo holes)
 A_CMD=
 [ "$REBASE_OK" = 1 ] && A_CMD="$ADDCOW_IMG rebase -q -b '' ov.add-cow"
 bench_phase flatten "$FA" "$A_CMD" "$FQ" "$QEMU_IMG rebase -q -f qcow2 -b '' ov.qcow2" \
@@ -429,11 +441,6 @@ else note "qemu-img rebase -b '': still has a backing file: FAILED"; BAD=1; fi
 if cmp -s "$F/base.raw" "$P/base.raw"; then note "flatten: base.raw untouched: ok"
 else note "flatten: base.raw was modified: FAILED"; BAD=1; fi
 rm -rf "$F" "$FA" "$FQ"
-if [ "$READY" = 1 ] && command -v xfs_io >/dev/null; then  # map.addcow: the runs
-  bench_cp flatten "$RBYTES" holes
-else
-  bench_cp flatten "$RBYTES"
-fi
 FLATTEN_TCP=$TCP FLATTEN_FLOOR="the same runs copied into the same holes + fsync"
 FLATTEN_CP_TCP=$TCS
 if [ "$TCP" = n/a ]; then   # no xfs_io (or no map): into a new file
@@ -460,7 +467,7 @@ tsv_rows() {
 }
 tsv_rows "commit" "$COMMIT_TA" "$COMMIT_TQ" "$COMMIT_TCP" "<=${COMMIT_TARGET}*peer" "$COMMIT_FLOOR"
 [ "${BENCH_COMMIT_D:-1}" = 1 ] &&
-  tsv_rows "commit -d" "$COMMITD_TA" "$COMMITD_TQ" "$COMMIT_TCS" "<=${COMMIT_TARGET}*peer"
+  tsv_rows "commit -d" "$COMMITD_TA" "$COMMITD_TQ" "$COMMITD_TCS" "<=${COMMIT_TARGET}*peer"
 tsv_rows "flatten" "$FLATTEN_TA" "$FLATTEN_TQ" "$FLATTEN_TCP" "<=${FLATTEN_TARGET}*peer" \
   "$FLATTEN_FLOOR" "$FLATTEN_CP_TCP" "cp + fsync of the same bytes into a new file"
 

@@ -207,13 +207,54 @@ probe_drop_caches() {
 
 # --- measuring --------------------------------------------------------------
 
-# hf JSON [hyperfine options...] -- CMD...: run hyperfine, keep its JSON.
+# hf JSON [hyperfine options...] -- CMD...: time CMDs with hyperfine and
+# keep a JSON of its shape ({"results": [{command, times, median, min,
+# max, mean}, ...]}).  Several CMDs are interleaved: --runs N rounds of one
+# run each, in alternating order (A B C, C B A, ...), so that a disk whose
+# speed wanders between minutes moves every command alike (hyperfine alone
+# runs all of A's runs before B's).  One --prepare goes with every CMD, or
+# one per CMD, in order, as with hyperfine; --warmup runs in the first
+# round only.
 hf() {
-  local json=$1; shift
-  local opts=()
-  while [ "$1" != -- ]; do opts+=("$1"); shift; done
+  local json=$1 runs=10 warmup= n i k r parts=() opts=() preps=() cmds=()
   shift
-  hyperfine --style "${BENCH_HF_STYLE:-none}" --export-json "$json" "${opts[@]}" "$@" >&2
+  while [ "$1" != -- ]; do
+    case $1 in
+      --runs) runs=$2; shift 2 ;;
+      --prepare) preps+=("$2"); shift 2 ;;
+      --warmup) warmup=$2; shift 2 ;;
+      *) opts+=("$1"); shift ;;
+    esac
+  done
+  shift
+  cmds=("$@") n=${#cmds[@]}
+  [ "${#preps[@]}" -le 1 ] || [ "${#preps[@]}" = "$n" ] ||
+    die "hf: ${#preps[@]} --prepare for $n commands"
+  for (( r = 0; r < runs; r++ )); do
+    for (( k = 0; k < n; k++ )); do
+      i=$k; (( r % 2 )) && i=$(( n - 1 - k ))
+      local one=("${opts[@]}") part=$json.$r.$i
+      [ "${#preps[@]}" = 1 ] && one+=(--prepare "${preps[0]}")
+      [ "${#preps[@]}" -gt 1 ] && one+=(--prepare "${preps[$i]}")
+      [ -n "$warmup" ] && [ "$r" = 0 ] && one+=(--warmup "$warmup")
+      hyperfine --style "${BENCH_HF_STYLE:-none}" --export-json "$part" \
+        --runs 1 "${one[@]}" -- "${cmds[$i]}" >&2 || return
+    done
+  done
+  for (( i = 0; i < n; i++ )); do
+    for (( r = 0; r < runs; r++ )); do parts+=("$json.$r.$i"); done
+  done
+  # the parts command by command, each command's rounds in order
+  jq -s --argjson runs "$runs" '
+    def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+                       else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    [.[] | .results[0]] | [range(0; length; $runs) as $s | .[$s:$s + $runs]]
+    | {results: [.[] | [.[].times[]] as $t
+        | {command: .[0].command, times: $t, median: ($t | median),
+           min: ($t | min), max: ($t | max), mean: ($t | add / length)}]}
+  ' "${parts[@]}" > "$json.tmp" || return
+  mv "$json.tmp" "$json"
+  rm -f "${parts[@]}"
 }
 
 # median JSON INDEX: median time in seconds of command INDEX.
