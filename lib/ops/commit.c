@@ -18,9 +18,13 @@
  *   3. unless keeping: clear the batch's bits in memory, write the bitmap,
  *      fdatasync the add-cow file - a cleared bit now exposes BASE's copy,
  *      which is already durable;
- *   4. punch the batch's range out of the image file (all of it is
- *      unallocated now; its contents no longer matter) - queued, so that
- *      it runs while the next batch copies.
+ *   4. the batch's range of the image file (all of it unallocated now,
+ *      its contents no longer matter) joins the range held back to be
+ *      punched out; every PUNCH_EVERY_BATCHES batches, at the end and on a
+ *      cancellation the held range is punched - queued, so that it runs
+ *      while the next batch copies.  At the end that is the whole range
+ *      not yet punched, to the end of the disk, even if this run copied
+ *      nothing: what a crashed run had cleared but not punched is freed.
  * A bit is never cleared before its data is durable in BASE, so a crash,
  * an error or a cancellation at any point leaves the disk as it was, and
  * running commit again copies what is still allocated and finishes.  With
@@ -29,8 +33,10 @@
  *
  * On an error, bits set or cleared in memory but not yet durable are
  * dropped (never flushed at close after a failed sync).  On a
- * cancellation the current batch is finished first (steps 2-3; its punch
- * is queued and runs before the copier is freed).
+ * cancellation the current batch is finished first (steps 2-4; the punch
+ * is queued and runs before the copier is freed).  After an error the
+ * held range is not punched: it reads as unallocated either way, and the
+ * next commit frees it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,6 +46,17 @@
 #include "util/checked.h"
 #include "drivers/drivers.h"
 #include "internal.h"
+
+/* Batches whose range is held back before one punch.  On ext4 mounted
+ * with `discard` (bench/commit-rebase.sh, 1 GiB in 4 batches, cold, 15
+ * alternating rounds) one punch at the end beat one per batch: medians
+ * 2.79 against 2.92 s, means 2.78 against 3.27 s, and no run over 3.6 s
+ * against five; punching each batch only once the next one was copied
+ * gave 2.96 s.  Holding 16 batches (4 GiB at COPY_BATCH_BYTES) still
+ * frees the overlay's space as a long commit goes, for a sparse base
+ * growing on a nearly full file system (qemu-img frees it all at the
+ * end). */
+#define PUNCH_EVERY_BATCHES 16
 
 /* A run found ahead of the copy, so that the copy does not ask the
  * chain (and the files: SEEK_DATA/SEEK_HOLE) about it a second time. */
@@ -64,6 +81,8 @@ struct commit {
   uint64_t batch_bytes;
   uint64_t batch_start;         /* offset where the current batch began */
   uint64_t batch_data;          /* bytes copied in it */
+  uint64_t punch_start;         /* the image file before it is punched */
+  unsigned held_batches;        /* batches cleared since then */
   uint64_t ahead_pos;           /* runs before this offset were announced */
   uint64_t ahead_bytes;         /* ... and held this many bytes */
   int hint_fd;                  /* a read hint held back to be joined */
@@ -321,6 +340,23 @@ copy_piece (struct commit *c, const struct source *s, uint64_t offset)
   return 0;
 }
 
+/* Punch [punch_start, END) out of the image file: every bit there is
+ * durably clear.  At the end of the disk, punch the whole last cluster:
+ * a partial block at the end of the file is only freed when the range
+ * covers it (the file keeps its size). */
+static int
+punch_held (struct commit *c, uint64_t end)
+{
+  struct addcow *top = c->top;
+  uint64_t to = div_round_up (end, top->cluster_size) * top->cluster_size;
+  int r = copier_punch (c->copier, top->image.fd, c->punch_start,
+                        to - c->punch_start);
+
+  c->punch_start = to;
+  c->held_batches = 0;
+  return r < 0 ? wait_copies (c) : 0;
+}
+
 /* Steps 2-4 for the batch [batch_start, end). */
 static int
 end_batch (struct commit *c, uint64_t end)
@@ -344,15 +380,9 @@ end_batch (struct commit *c, uint64_t end)
                       div_round_up (end, top->cluster_size) - first);
   if ((r = image_sync_bitmap (top)) < 0)
     return r;
-  /* The punch comes after the bitmap sync and runs behind the next
-   * batch's copies.  At the end of the disk, punch the whole last
-   * cluster: a partial block at the end of the file is only freed when
-   * the range covers it (the file keeps its size). */
-  r = copier_punch (c->copier, top->image.fd, c->batch_start,
-                    div_round_up (end, top->cluster_size) * top->cluster_size
-                    - c->batch_start);
-  if (r < 0)
-    return wait_copies (c);
+  if (++c->held_batches >= PUNCH_EVERY_BATCHES
+      && (r = punch_held (c, end)) < 0)
+    return r;
  done:
   c->batch_start = end;
   c->batch_data = 0;
@@ -474,10 +504,13 @@ copy_all (struct commit *c)
       return r;
     if ((r = progress_add (&c->prog, s.len, c->path)) < 0) {
       int e = end_batch (c, pos);
+      if (e == 0 && !c->keep)
+        e = punch_held (c, pos);
       return e < 0 ? e : r;
     }
   }
-  if ((r = end_batch (c, size)) < 0)
+  if ((r = end_batch (c, size)) < 0
+      || (!c->keep && (r = punch_held (c, size)) < 0))
     return r;
   return wait_copies (c);       /* the last punch */
 }

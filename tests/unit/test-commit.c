@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,84 @@ START_TEST (test_backing_longer)
     free (b);
   }
   assert_disk_unchanged (F.top);
+}
+END_TEST
+
+/* The punches commit makes, recorded and then made. */
+struct punches {
+  unsigned n;
+  off_t offset[8], length[8];
+};
+
+static int
+record_punch (void *opaque, int fd, off_t offset, off_t length)
+{
+  struct punches *p = opaque;
+
+  if (p->n < 8) {
+    p->offset[p->n] = offset;
+    p->length[p->n] = length;
+  }
+  p->n++;
+  return fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                    length);
+}
+
+/* The cleared ranges are held back and punched every 16 batches and at
+ * the end: 19 one-cluster runs in batches of one cluster make two
+ * punches, which together cover the whole image file. */
+START_TEST (test_punches_held)
+{
+  struct punches p = { 0 };
+  struct addcow_io io = { .version = ADDCOW_IO_VERSION, .opaque = &p,
+                          .punch_hole = record_punch };
+  char *topraw = tu_join (F.dir, "top.raw");
+  uint64_t i;
+
+  make_base (VSIZE);
+  tu_create (F.top, "top.raw", "base.raw", "raw", CS, VSIZE);
+  for (i = 0; i < NCL; i += 2)
+    lt_write (F.top, 9, i * CS, i + 1 < NCL ? CS : VSIZE - i * CS);
+  remember ();
+  ck_assert_uint_eq (F.alloc, 19);
+  F.batch = CS;
+  ck_assert_int_eq (commit (F.top, &io, NULL), 0);
+  ck_assert_uint_eq (p.n, 2);
+  ck_assert_int_eq (p.offset[0], 0);                  /* 16 batches */
+  ck_assert_int_eq (p.length[0], 31 * CS);
+  ck_assert_int_eq (p.offset[1], 31 * CS);            /* the rest */
+  ck_assert_int_eq (p.length[1], (NCL - 31) * CS);
+  ck_assert_uint_eq (blocks (topraw), 0);
+  lt_assert_file (F.base, F.disk, VSIZE);
+  ck_assert_uint_eq (lt_allocated (F.top), 0);
+  assert_disk_unchanged (F.top);
+  lt_assert_clean (F.top);
+  free (topraw);
+}
+END_TEST
+
+/* Data in the image file behind clear bits - what a commit that crashed
+ * after clearing them and before punching leaves - is freed by the next
+ * commit, even one with nothing left to copy. */
+START_TEST (test_frees_what_a_crash_left)
+{
+  char *topraw = tu_join (F.dir, "top.raw");
+  uint8_t junk[2 * CS];
+
+  make_base (VSIZE);
+  tu_create (F.top, "top.raw", "base.raw", "raw", CS, VSIZE);
+  tu_fill (junk, sizeof junk, 12, 0);
+  tu_pwrite (topraw, junk, sizeof junk, 5 * CS);
+  tu_pwrite (topraw, junk, 700, VSIZE - 700);
+  remember ();
+  ck_assert_uint_eq (F.alloc, 0);
+  ck_assert_uint_gt (blocks (topraw), 0);
+  assert_commit_ok ();
+  ck_assert_uint_eq (blocks (topraw), 0);
+  lt_assert_file (F.base, F.base_before, VSIZE);       /* nothing copied */
+  assert_disk_unchanged (F.top);
+  lt_assert_clean (F.top);
+  free (topraw);
 }
 END_TEST
 
@@ -781,6 +860,8 @@ commit_suite (void)
   tcase_add_test (t, test_into_raw);
   tcase_add_test (t, test_keep);
   tcase_add_test (t, test_many_runs);
+  tcase_add_test (t, test_punches_held);
+  tcase_add_test (t, test_frees_what_a_crash_left);
   tcase_add_test (t, test_backing_shorter);
   tcase_add_test (t, test_backing_longer);
   tcase_add_test (t, test_into_addcow);

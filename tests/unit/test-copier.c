@@ -368,10 +368,10 @@ failing_punch (void *opaque, int fd, off_t offset, off_t length)
   return -1;
 }
 
-/* A punch that fails is found late - here when the next batch's copies
- * fill the queue (batches of 32 one-cluster runs, a queue of 32 jobs) -
- * and is reported as what it is; the disk is what it was, and BASE holds
- * the batch that was committed. */
+/* A punch that fails is found late - here at the end of a later batch
+ * (batches of one cluster, a punch every 16 of them) - and is reported as
+ * what it is; the disk is what it was, BASE holds the batches that were
+ * committed, and the rest of the image was not committed. */
 START_TEST (test_commit_punch_failure_named)
 {
   struct addcow_io user = { .punch_hole = failing_punch };
@@ -384,7 +384,7 @@ START_TEST (test_commit_punch_failure_named)
   tu_make_file (base, LSIZE, 3);
   top = make_layer ("top.add-cow", &disk);
   co.io = &user;
-  ck_assert_int_eq (commit_run (top, &co, 32 * LCS), -EIO);
+  ck_assert_int_eq (commit_run (top, &co, LCS), -EIO);
   tu_assert_error_has ("top.add-cow", "could not free the committed "
                        "clusters of image file", "Input/output error");
   after = lt_disk (top, &size);
