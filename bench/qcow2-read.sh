@@ -5,8 +5,8 @@
 # Part 1, uncompressed: a BENCH_DATA (1 GiB) raw file of random data and
 # the same disk as a qcow2 (qemu-img convert, 64 KiB clusters).  Reads the
 # whole disk through the driver (build/tests/unit/qcow2-read, 16 MiB
-# reads) and the raw file with the same loop of preads, warm cache.
-# Target: the qcow2 read >= 0.9x the speed of the raw one.
+# reads) and the raw file with the same loop of preads, warm cache,
+# medians of BENCH_RUNS alternating runs.  Target: the qcow2 read >= 0.9x the speed of the raw one.
 #
 # Part 2, compressed: a BENCH_SIZE (4 GiB) disk holding BENCH_VARIED
 # (2 GiB) of varied data (a quarter random, a quarter base64 text, a
@@ -69,16 +69,6 @@ cpu_of() {
   /usr/bin/time -f '%U %S' -o "$WORK/cpu.txt" "$@" >/dev/null \
     || die "failed: $*"
   awk '{ printf "%.3f", $1 + $2 }' "$WORK/cpu.txt"
-}
-
-# best_of N CMD...: the fastest of N runs, in seconds.
-best_of() {
-  local n=$1 i t best=; shift
-  for (( i = 0; i < n; i++ )); do
-    t=$(elapsed "$@")
-    if [ -z "$best" ] || le "$t" "$best"; then best=$t; fi
-  done
-  printf '%s' "$best"
 }
 
 section "machine"
@@ -186,8 +176,8 @@ section "part 1: uncompressed reads, qcow2 through the driver vs raw"
 random_file data.raw "$DATA"
 "$QEMU_IMG" convert -O qcow2 data.raw data.qcow2
 cat data.raw data.qcow2 > /dev/null          # warm the page cache
-t_raw=$(best_of "$RUNS" "$READER" data.raw)
-t_q=$(best_of "$RUNS" "$READER" data.qcow2)
+t=$(alternate "$RUNS" true -- "$READER" data.raw -- "$READER" data.qcow2)
+t_raw=${t% *} t_q=${t#* }
 speed=$(ratio "$t_raw" "$t_q")
 say "$(human_bytes "$DATA") read:  raw $(fmt_time "$t_raw")   qcow2 via driver $(fmt_time "$t_q")"
 say "qcow2 speed / raw speed: $speed  (target >= 0.9): $(pass_if le 0.9 "$speed")"
