@@ -42,9 +42,9 @@
 #              extents is real work.  One fpunch (xfs_io) from the first
 #              data run of map.addcow at depth 0 to the end of the last:
 #              the file holds nothing else, and one punch per run (6,125
-#              at 2 GiB) costs more than commit's own punches (one per
-#              256 MiB batch): 1.39 s against commit's 0.76 s in all at
-#              256 MiB, so it is no floor;
+#              at 2 GiB) costs more than commit's own punches (then one
+#              per 256 MiB batch, now one every 16): 1.39 s against
+#              commit's 0.76 s in all at 256 MiB, so it is no floor;
 #   flatten    the same runs copied into the same holes: one xfs_io
 #              process copying each run flatten copies (map.addcow below
 #              depth 0) from the base into a fresh copy of the overlay's
