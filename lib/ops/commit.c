@@ -341,18 +341,21 @@ copy_piece (struct commit *c, const struct source *s, uint64_t offset)
   return 0;
 }
 
-/* Punch [punch_start, END) out of the image file: every bit there is
- * durably clear.  At the end of the disk, punch the whole last cluster:
- * a partial block at the end of the file is only freed when the range
- * covers it (the file keeps its size). */
+/* Unless keeping, punch [punch_start, END) out of the image file: every
+ * bit there is durably clear.  At the end of the disk, punch the whole
+ * last cluster: a partial block at the end of the file is only freed when
+ * the range covers it (the file keeps its size). */
 static int
 punch_held (struct commit *c, uint64_t end)
 {
   struct addcow *top = c->top;
   uint64_t to = div_round_up (end, top->cluster_size) * top->cluster_size;
-  int r = copier_punch (c->copier, top->image.fd, c->punch_start,
-                        to - c->punch_start);
+  int r;
 
+  if (c->keep)
+    return 0;
+  r = copier_punch (c->copier, top->image.fd, c->punch_start,
+                    to - c->punch_start);
   c->punch_start = to;
   c->held_batches = 0;
   return r < 0 ? wait_copies (c) : 0;
@@ -505,13 +508,13 @@ copy_all (struct commit *c)
       return r;
     if ((r = progress_add (&c->prog, s.len, c->path)) < 0) {
       int e = end_batch (c, pos);
-      if (e == 0 && !c->keep)
+      if (e == 0)
         e = punch_held (c, pos);
       return e < 0 ? e : r;
     }
   }
   if ((r = end_batch (c, size)) < 0
-      || (!c->keep && (r = punch_held (c, size)) < 0))
+      || (r = punch_held (c, size)) < 0)
     return r;
   return wait_copies (c);       /* the last punch */
 }
