@@ -282,14 +282,13 @@ floor_results() {
   note "cp $(human_bytes "$bytes") + fsync: $(stats "$json" $(( i + 1 )))"
   bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[1]}"
   cmp -s "$d/src" "$d/dst" || { note "cp: copy differs?!"; BAD=1; }
+  [ -n "$FLOOR_MODE" ] && bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[2]}"
   if [ "$FLOOR_MODE" = punch ]; then
     note "cp $(human_bytes "$bytes") + fsync + punching the overlay's data ($(head -n1 "$d/punch")) + fsync: $(stats "$json" $(( i + 2 )))"
-    bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[2]}"
     [ "$(du -B1 "$d/ov.raw" | cut -f1)" = 0 ] ||
       note "NOTE: the punches left $(du -B1 "$d/ov.raw" | cut -f1) bytes in the image file copy"
   elif [ "$FLOOR_MODE" = holes ]; then
     note "the same $(( $(wc -l < "$d/holes") - 1 )) runs copied into the holes of the image file (xfs_io copy_range) + fsync: $(stats "$json" $(( i + 2 )))"
-    bash "$FLOOR_PREP" && bash -c "${FLOOR_CMDS[2]}"
     cmp -s "$d/ov.raw" "$REF" ||
       { note "the runs copied into the holes: not the flattened disk?!"; BAD=1; }
   fi

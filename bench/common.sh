@@ -208,8 +208,8 @@ probe_drop_caches() {
 # --- measuring --------------------------------------------------------------
 
 # hf JSON [hyperfine options...] -- CMD...: time CMDs with hyperfine and
-# keep a JSON of its shape ({"results": [{command, times, median, min,
-# max, mean}, ...]}).  Several CMDs are interleaved: --runs N rounds of one
+# keep a JSON of its shape ({"results": [{command, times, min, max,
+# mean}, ...]}; median and stats below take the median of the times).  Several CMDs are interleaved: --runs N rounds of one
 # run each, in alternating order (A B C, C B A, ...), so that a disk whose
 # speed wanders between minutes moves every command alike (hyperfine alone
 # runs all of A's runs before B's).  One --prepare goes with every CMD, or
@@ -246,22 +246,22 @@ hf() {
   done
   # the parts command by command, each command's rounds in order
   jq -s --argjson runs "$runs" '
-    def median: sort | if length % 2 == 1 then .[length / 2 | floor]
-                       else (.[length / 2 - 1] + .[length / 2]) / 2 end;
     [.[] | .results[0]] | [range(0; length; $runs) as $s | .[$s:$s + $runs]]
     | {results: [.[] | [.[].times[]] as $t
-        | {command: .[0].command, times: $t, median: ($t | median),
-           min: ($t | min), max: ($t | max), mean: ($t | add / length)}]}
+        | {command: .[0].command, times: $t, min: ($t | min),
+           max: ($t | max), mean: ($t | add / length)}]}
   ' "${parts[@]}" > "$json.tmp" || return
   mv "$json.tmp" "$json"
   rm -f "${parts[@]}"
 }
 
 # median JSON INDEX: median time in seconds of command INDEX.
-median() { jq -r ".results[$2].median" "$1"; }
+median() { jq -r ".results[$2].times[]" "$1" | median_of; }
 stats() {  # stats JSON INDEX: "median (min..max, n runs)"
-  jq -r ".results[$2] | \"\(.median) \(.min) \(.max) \(.times | length)\"" "$1" |
-    awk '{ printf "median %.4f s (min %.4f, max %.4f, %d runs)", $1, $2, $3, $4 }'
+  local m
+  m=$(median "$1" "$2")
+  jq -r ".results[$2] | \"\(.min) \(.max) \(.times | length)\"" "$1" |
+    awk -v m="$m" '{ printf "median %.4f s (min %.4f, max %.4f, %d runs)", m, $1, $2, $3 }'
 }
 
 # peak_kib RUNS CMD...: largest peak RSS (KiB) of RUNS runs of CMD.

@@ -6,7 +6,8 @@
 # the same disk as a qcow2 (qemu-img convert, 64 KiB clusters).  Reads the
 # whole disk through the driver (build/tests/unit/qcow2-read, 16 MiB
 # reads) and the raw file with the same loop of preads, warm cache,
-# medians of BENCH_RUNS alternating runs.  Target: the qcow2 read >= 0.9x the speed of the raw one.
+# medians of BENCH_RUNS alternating runs.  Target: the qcow2 read >= 0.9x
+# the speed of the raw one.
 #
 # Part 2, compressed: a BENCH_SIZE (4 GiB) disk holding BENCH_VARIED
 # (2 GiB) of varied data (a quarter random, a quarter base64 text, a
